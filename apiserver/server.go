@@ -1,0 +1,110 @@
+// Package apiserver is the REST API: routes, authentication, validation and
+// one JSON error shape. It persists intent and starts workflows; it never
+// touches clusters itself.
+package apiserver
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"github.com/smartorch/smartorch/auth"
+	"github.com/smartorch/smartorch/chartrepo"
+	"github.com/smartorch/smartorch/store"
+)
+
+// Config holds what the API needs.
+type Config struct {
+	Store  *store.Store
+	Tokens *auth.Tokens
+	Users  *auth.Users
+	Charts chartrepo.Checker
+	// Ready are the dependencies /readyz checks, by name.
+	Ready  map[string]func(context.Context) error
+	Logger *slog.Logger
+	// BodyLimit bounds request bodies, in bytes.
+	BodyLimit int
+	// LoginAttempts is how many failed logins a user may make from one
+	// address per LoginWindow (and ten times that from one address).
+	LoginAttempts int
+	LoginWindow   time.Duration
+}
+
+type server struct {
+	Config
+	charts *chartCache
+}
+
+// New builds the Fiber app.
+func New(cfg Config) *fiber.App {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.LoginAttempts == 0 {
+		cfg.LoginAttempts = 5
+	}
+	if cfg.LoginWindow == 0 {
+		cfg.LoginWindow = time.Minute
+	}
+	s := &server{Config: cfg, charts: newChartCache(time.Minute)}
+
+	app := fiber.New(fiber.Config{
+		AppName:               "smartorch",
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		ErrorHandler:          errorHandler(cfg.Logger),
+		DisableStartupMessage: true,
+	})
+	metrics := newMetrics()
+	app.Use(requestid.New(), metrics.middleware, logRequests(cfg.Logger), recover.New())
+
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", s.ready)
+	app.Get("/metrics", metrics.handler())
+
+	api := app.Group("/api")
+	api.Post("/login/tokens", append(s.loginLimiters(), renderErrors(s.login))...)
+
+	api.Use(s.authenticate)
+	api.Get("/chartrepo", s.listRepos)
+	api.Post("/chartrepo", s.addRepo)
+	api.Get("/chartrepo/:id", s.getRepo)
+	api.Get("/chartrepo/:id/charts", s.repoCharts)
+	api.Delete("/chartrepo/:id", s.deleteRepo)
+
+	app.Use(func(c *fiber.Ctx) error {
+		return apiError(fiber.StatusNotFound, "no route %s %s", c.Method(), c.Path())
+	})
+	return app
+}
+
+// ctx bounds the work a request does against the store and other services.
+func ctx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.UserContext(), 30*time.Second)
+}
+
+func (s *server) ready(c *fiber.Ctx) error {
+	cx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+	defer cancel()
+	status, failed := fiber.Map{}, false
+	for name, check := range s.Ready {
+		if err := check(cx); err != nil {
+			status[name], failed = err.Error(), true
+		} else {
+			status[name] = "ok"
+		}
+	}
+	if failed {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": status})
+	}
+	return c.JSON(fiber.Map{"status": "ok", "checks": status})
+}
