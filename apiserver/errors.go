@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/smartorch/smartorch/store"
 )
@@ -42,6 +43,12 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		var fe *fiber.Error
 		switch {
 		case errors.As(err, &e):
+		case errors.As(err, &fe) && fe.Code == fiber.StatusNotFound:
+			e = apiError(fe.Code, "no route %s %s", c.Method(), c.Path())
+		case errors.As(err, &fe) && fe.Code == fiber.StatusMethodNotAllowed:
+			e = apiError(fe.Code, "method %s is not allowed on %s", c.Method(), c.Path())
+		case errors.As(err, &fe) && fe.Code == fiber.StatusRequestEntityTooLarge:
+			e = apiError(fe.Code, "request body is larger than %d bytes", c.App().Config().BodyLimit)
 		case errors.As(err, &fe):
 			e = apiError(fe.Code, "%s", fe.Message)
 		case errors.Is(err, store.ErrNotFound):
@@ -55,6 +62,11 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 			e = apiError(fiber.StatusInternalServerError, "internal error; the request id identifies it in the logs")
 		}
 		e.RequestID = requestID(c)
+		if e.RequestID == "" {
+			// Fiber refused the request before the middleware ran (e.g. too large).
+			e.RequestID = uuid.NewString()
+			c.Set(fiber.HeaderXRequestID, e.RequestID)
+		}
 		return c.Status(e.Code).JSON(e)
 	}
 }

@@ -80,10 +80,6 @@ func New(cfg Config) *fiber.App {
 	api.Get("/chartrepo/:id", s.getRepo)
 	api.Get("/chartrepo/:id/charts", s.repoCharts)
 	api.Delete("/chartrepo/:id", s.deleteRepo)
-
-	app.Use(func(c *fiber.Ctx) error {
-		return apiError(fiber.StatusNotFound, "no route %s %s", c.Method(), c.Path())
-	})
 	return app
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,11 +74,44 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		s.Enablers.coll: unique(s.Enablers.unique, mongo.IndexModel{Keys: bson.D{{Key: "clusterId", Value: 1}}}),
 	}
 	for coll, models := range indexes {
-		if _, err := coll.Indexes().CreateMany(ctx, models); err != nil {
+		if err := createMissingIndexes(ctx, coll, models); err != nil {
 			return fmt.Errorf("store: indexes of %s: %w", coll.Name(), err)
 		}
 	}
 	return nil
+}
+
+// createMissingIndexes creates only the indexes not there yet: FerretDB
+// 1.24 fails when asked to create an existing sparse index again.
+func createMissingIndexes(ctx context.Context, coll *mongo.Collection, models []mongo.IndexModel) error {
+	specs, err := coll.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return err
+	}
+	existing := map[string]bool{}
+	for _, s := range specs {
+		existing[s.Name] = true
+	}
+	var missing []mongo.IndexModel
+	for _, m := range models {
+		if !existing[indexName(m.Keys.(bson.D))] {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = coll.Indexes().CreateMany(ctx, missing)
+	return err
+}
+
+// indexName is the server's default name for an index: field_1 for {field: 1}.
+func indexName(keys bson.D) string {
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s_%v", k.Key, k.Value))
+	}
+	return strings.Join(parts, "_")
 }
 
 // Ping checks that the database answers.

@@ -14,22 +14,48 @@ import (
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	uri, stop, err := devstack.StartFerretDB(ctx, t.TempDir(), nil)
+	uri, stop, err := devstack.StartFerretDB(context.Background(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	cipher, err := store.NewCipher(store.NewKey())
+	return openAt(t, uri, store.NewKey())
+}
+
+func openAt(t *testing.T, uri string, key []byte) *store.Store {
+	t.Helper()
+	cipher, err := store.NewCipher(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, uri, "smartorch_test", cipher)
+	s, err := store.Open(context.Background(), uri, "smartorch_test", cipher)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
+}
+
+// Reopening an existing database (a restart) keeps the data and the indexes.
+func TestReopen(t *testing.T) {
+	uri, stop, err := devstack.StartFerretDB(context.Background(), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	key := store.NewKey()
+	first := openAt(t, uri, key)
+	if err := first.Repos.Insert(context.Background(), &store.Repo{Name: "kept", Password: "pw"}); err != nil {
+		t.Fatal(err)
+	}
+	second := openAt(t, uri, key)
+	got, err := second.Repos.FindOne(context.Background(), bson.D{{Key: "name", Value: "kept"}})
+	if err != nil || got.Password != "pw" {
+		t.Fatalf("after reopening: %+v, %v", got, err)
+	}
+	if err := second.Repos.Insert(context.Background(), &store.Repo{Name: "kept"}); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("unique index lost on reopen: %v", err)
+	}
 }
 
 func TestDuplicateNameIsConflict(t *testing.T) {

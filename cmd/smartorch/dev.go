@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -35,7 +36,9 @@ func runDev(ctx context.Context, cfg *config) error {
 	}()
 
 	if cfg.mongoURI == "" {
-		uri, stop, err := devstack.StartFerretDB(ctx, filepath.Join(cfg.dataDir, "store"), logger.With("component", "ferretdb"))
+		// FerretDB logs every connection at info and protocol dumps at warn.
+		ferretLogger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})).With("component", "ferretdb")
+		uri, stop, err := devstack.StartFerretDB(ctx, filepath.Join(cfg.dataDir, "store"), ferretLogger)
 		if err != nil {
 			return err
 		}
