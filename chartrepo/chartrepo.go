@@ -91,7 +91,8 @@ func (c Checker) Charts(src Source) ([]Chart, error) {
 }
 
 func (c Checker) index(src Source) (*repo.IndexFile, error) {
-	opts := []getter.Option{getter.WithTimeout(c.timeout())}
+	// WithURL scopes the credentials to the repository's host.
+	opts := []getter.Option{getter.WithTimeout(c.timeout()), getter.WithURL(src.URL)}
 	if src.Username != "" {
 		opts = append(opts, getter.WithBasicAuth(src.Username, src.Password))
 	}
