@@ -1,0 +1,40 @@
+# Newer Go toolchains (go.mod asks for 1.26.10) download through the module proxy.
+export GOTOOLCHAIN := auto
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+N ?= 3
+DIR ?= ./testenv-out
+# Loaded by the targets that need the test binaries (kube-apiserver, etcd, kwok, ...).
+TOOLS = eval "$$(hack/tools.sh)"
+
+.PHONY: build run test vet bench tools testenv clean
+
+build:
+	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/smartorch ./cmd/smartorch
+
+## run: the whole orchestrator in one process on embedded defaults (data in ./data)
+run: build
+	./bin/smartorch dev
+
+## test: vet, then every test against real components (builds the test tools once)
+test: vet
+	@$(TOOLS) && go test -count=1 -timeout 60m ./...
+
+vet:
+	go vet ./...
+
+## bench: benchmarks; they print figures and assert nothing
+bench:
+	@$(TOOLS) && go test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+## tools: build the pinned test binaries into the user cache
+tools:
+	hack/tools.sh
+
+## testenv: N clusters (cloud, edge-1, ...), Prometheus and a chart repository, until Ctrl-C
+testenv:
+	@$(TOOLS) && go run ./cmd/testenv -n $(N) -dir $(DIR)
+
+clean:
+	rm -rf bin
