@@ -27,7 +27,7 @@ const adminPassword = "correct horse battery staple"
 
 // api is a running API server backed by a real store, reached over HTTP.
 type api struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	app    *fiber.App
 	key    []byte
@@ -35,7 +35,7 @@ type api struct {
 	bodies []string // every response body, to check none leaks a secret
 }
 
-func startAPI(t *testing.T) *api {
+func startAPI(t testing.TB) *api {
 	t.Helper()
 	ctx := context.Background()
 	uri, stop, err := devstack.StartFerretDB(ctx, t.TempDir(), nil)
@@ -111,7 +111,7 @@ func (a *api) do(method, path, token string, body any, out any) int {
 }
 
 // checkErrorShape asserts the one error shape: JSON with code, error, message.
-func checkErrorShape(t *testing.T, what string, resp *http.Response, data []byte) {
+func checkErrorShape(t testing.TB, what string, resp *http.Response, data []byte) {
 	t.Helper()
 	var e apiserver.Error
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {

@@ -50,3 +50,15 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkSealOpen(b *testing.B) {
+	c, _ := NewCipher(NewKey())
+	kubeconfig := make([]byte, 8<<10)
+	b.SetBytes(int64(len(kubeconfig)))
+	for b.Loop() {
+		sealed := c.Seal(kubeconfig, "clusters/x/credentials")
+		if _, err := c.Open(sealed, "clusters/x/credentials"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
