@@ -69,6 +69,7 @@ build() {
 	fi
 	local tmp start=$SECONDS
 	tmp=$(mktemp -d "$cache/.tmp-$name-XXXXXX")
+	chmod 755 "$tmp"
 	log "building $name into $dir (takes minutes on a cold machine)"
 	"$fn" "$tmp"
 	mv -T "$tmp" "$dir"
@@ -129,6 +130,7 @@ build k8s "$k8s_dir" build_k8s
 bin=$cache/bin-$(hash_of "$k8s_dir" "$etcd_dir" "$kwok_dir" "$temporal_dir" "$prometheus_bin" "$prometheus_version")
 if [[ ! -d $bin ]]; then
 	tmp=$(mktemp -d "$cache/.tmp-bin-XXXXXX")
+	chmod 755 "$tmp"
 	for t in kube-apiserver kube-controller-manager kube-scheduler; do ln -s "$k8s_dir/$t" "$tmp/$t"; done
 	ln -s "$etcd_dir/etcd" "$tmp/etcd"
 	ln -s "$kwok_dir/kwok" "$tmp/kwok"

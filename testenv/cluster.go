@@ -264,15 +264,16 @@ func (c *Cluster) StartAPIServer() error {
 }
 
 // StopAPIServer stops the cluster's API server and waits until it has
-// exited. Controllers and kwok keep running and reconnect after
-// StartAPIServer.
+// exited. It sends SIGTERM and, a second later, SIGKILL: with clients
+// connected the API server would otherwise wait up to a minute for them.
+// Controllers and kwok keep running and reconnect after StartAPIServer.
 func (c *Cluster) StopAPIServer() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.apiserver == nil || c.apiserver.exited() {
 		return fmt.Errorf("%s: kube-apiserver is not running", c.Name)
 	}
-	c.apiserver.stop(stopGrace)
+	c.apiserver.stop(time.Second)
 	return nil
 }
 

@@ -41,7 +41,7 @@ type TargetGroup struct {
 }
 
 // DefaultRateWindow is the range the test Prometheus uses instead of [5m].
-const DefaultRateWindow = "10s"
+const DefaultRateWindow = "5s"
 
 func startPrometheus(dir, rateWindow string) (*Prometheus, error) {
 	bin, err := tool("prometheus")

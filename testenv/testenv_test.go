@@ -56,50 +56,22 @@ func TestEnvironment(t *testing.T) {
 	})
 
 	t.Run("group", func(t *testing.T) {
-		t.Run("Deployments become available", func(t *testing.T) {
-			t.Parallel()
-			for _, c := range env.Clusters {
-				t.Run(c.Name, func(t *testing.T) {
-					t.Parallel()
-					testDeploymentAvailable(t, c.Client, "default", "probe")
-				})
-			}
-		})
-		t.Run("nodes", func(t *testing.T) {
-			t.Parallel()
-			testNodes(t, env)
-		})
-		t.Run("kubeconfig names", func(t *testing.T) {
-			t.Parallel()
-			for _, c := range env.Clusters {
-				testKubeconfig(t, c)
-			}
-		})
 		t.Run("Prometheus recording rule", func(t *testing.T) {
 			t.Parallel()
 			testPrometheus(t, env)
-		})
-		t.Run("Helm install from the chart repository", func(t *testing.T) {
-			t.Parallel()
-			testHelm(t, env)
-		})
-		t.Run("Cilium objects", func(t *testing.T) {
-			t.Parallel()
-			for _, c := range env.Clusters[:2] {
-				testCilium(t, c)
-			}
-			if _, err := env.Cluster("edge-2").Client.CoreV1().ConfigMaps("kube-system").Get(t.Context(), "cilium-config", metav1.GetOptions{}); err == nil {
-				t.Error("edge-2 has cilium-config without Cilium: true")
-			}
 		})
 		t.Run("Temporal", func(t *testing.T) {
 			t.Parallel()
 			testTemporal(t, env.Temporal)
 		})
-	})
-	// Alone, since the other subtests use edge-2's API server.
-	t.Run("API server stop and start", func(t *testing.T) {
-		testAPIServerRestart(t, env.Cluster("edge-2"))
+		t.Run("clusters", func(t *testing.T) {
+			t.Parallel()
+			testClusters(t, env)
+			// After the others, since they use edge-2's API server.
+			t.Run("API server stop and start", func(t *testing.T) {
+				testAPIServerRestart(t, env.Cluster("edge-2"))
+			})
+		})
 	})
 
 	pids := env.PIDs()
@@ -116,6 +88,40 @@ func TestEnvironment(t *testing.T) {
 	if _, err := http.Get(env.ChartRepo.URL + "/index.yaml"); err == nil {
 		t.Error("chart repository still answers after Stop")
 	}
+}
+
+func testClusters(t *testing.T, env *testenv.Env) {
+	t.Run("group", func(t *testing.T) {
+		for _, c := range env.Clusters {
+			t.Run("Deployment available in "+c.Name, func(t *testing.T) {
+				t.Parallel()
+				testDeploymentAvailable(t, c.Client, "default", "probe")
+			})
+		}
+		t.Run("nodes", func(t *testing.T) {
+			t.Parallel()
+			testNodes(t, env)
+		})
+		t.Run("kubeconfig names", func(t *testing.T) {
+			t.Parallel()
+			for _, c := range env.Clusters {
+				testKubeconfig(t, c)
+			}
+		})
+		t.Run("Helm install from the chart repository", func(t *testing.T) {
+			t.Parallel()
+			testHelm(t, env)
+		})
+		t.Run("Cilium objects", func(t *testing.T) {
+			t.Parallel()
+			for _, c := range env.Clusters[:2] {
+				testCilium(t, c)
+			}
+			if _, err := env.Cluster("edge-2").Client.CoreV1().ConfigMaps("kube-system").Get(t.Context(), "cilium-config", metav1.GetOptions{}); err == nil {
+				t.Error("edge-2 has cilium-config without Cilium: true")
+			}
+		})
+	})
 }
 
 func testDeploymentAvailable(t *testing.T, cs kubernetes.Interface, ns, name string) {
@@ -302,59 +308,60 @@ func testPrometheus(t *testing.T, env *testenv.Env) {
 }
 
 func testHelm(t *testing.T, env *testenv.Env) {
-	type install struct {
-		cluster, chart, version string
-		values                  map[string]any
+	t.Run(testenv.ChartWeb, func(t *testing.T) {
+		t.Parallel()
+		helmInstall(t, env.Cluster("edge-1"), env.ChartRepo.URL, testenv.ChartWeb, "0.1.0", map[string]any{"replicaCount": 2})
+	})
+	t.Run(testenv.ChartStateful, func(t *testing.T) {
+		t.Parallel()
+		c := env.Cluster("cloud")
+		rel := helmInstall(t, c, env.ChartRepo.URL, testenv.ChartStateful, "0.1.0", nil)
+		pvcs, err := c.Client.CoreV1().PersistentVolumeClaims("apps").List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pvcs.Items) != 1 || pvcs.Items[0].Status.Phase != corev1.ClaimBound || pvcs.Items[0].Spec.VolumeName != "standard-pv-1" ||
+			pvcs.Items[0].Labels["app.kubernetes.io/instance"] != rel.Name {
+			t.Errorf("PVCs of %s: %+v, want one bound to standard-pv-1 labelled with the release", rel.Name, pvcs.Items)
+		}
+	})
+}
+
+// helmInstall installs chart from the repository at repoURL into namespace
+// "apps" of c with Wait, and checks that the release is deployed.
+func helmInstall(t *testing.T, c *testenv.Cluster, repoURL, chart, version string, values map[string]any) *release.Release {
+	t.Helper()
+	settings := cli.New()
+	dir := t.TempDir()
+	settings.KubeConfig = c.KubeconfigPath
+	settings.SetNamespace("apps") // the namespace Helm's kube client creates objects in
+	settings.RepositoryCache = filepath.Join(dir, "cache")
+	settings.RepositoryConfig = filepath.Join(dir, "repositories.yaml")
+	settings.RegistryConfig = filepath.Join(dir, "registry.json")
+	cfg := new(action.Configuration)
+	if err := cfg.Init(settings.RESTClientGetter(), "apps", "secret", func(string, ...any) {}); err != nil {
+		t.Fatal(err)
 	}
-	for _, in := range []install{
-		{"edge-1", testenv.ChartWeb, "0.1.0", map[string]any{"replicaCount": 2}},
-		{"cloud", testenv.ChartStateful, "0.1.0", nil},
-	} {
-		t.Run(in.chart, func(t *testing.T) {
-			t.Parallel()
-			c := env.Cluster(in.cluster)
-			settings := cli.New()
-			dir := t.TempDir()
-			settings.KubeConfig = c.KubeconfigPath
-			settings.RepositoryCache = filepath.Join(dir, "cache")
-			settings.RepositoryConfig = filepath.Join(dir, "repositories.yaml")
-			settings.RegistryConfig = filepath.Join(dir, "registry.json")
-			cfg := new(action.Configuration)
-			if err := cfg.Init(settings.RESTClientGetter(), "apps", "secret", func(string, ...any) {}); err != nil {
-				t.Fatal(err)
-			}
-			inst := action.NewInstall(cfg)
-			inst.ReleaseName, inst.Namespace, inst.CreateNamespace = in.chart, "apps", true
-			inst.Wait, inst.Timeout = true, 2*time.Minute
-			inst.RepoURL, inst.Version = env.ChartRepo.URL, in.version
-			path, err := inst.LocateChart(in.chart, settings)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ch, err := loader.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rel, err := inst.RunWithContext(t.Context(), ch, in.values)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rel.Info.Status != release.StatusDeployed || rel.Chart.Metadata.Version != in.version {
-				t.Errorf("release %s: status %s, chart version %s", rel.Name, rel.Info.Status, rel.Chart.Metadata.Version)
-			}
-			if in.chart != testenv.ChartStateful {
-				return
-			}
-			pvcs, err := c.Client.CoreV1().PersistentVolumeClaims("apps").List(t.Context(),
-				metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + rel.Name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(pvcs.Items) != 1 || pvcs.Items[0].Status.Phase != corev1.ClaimBound || pvcs.Items[0].Spec.VolumeName != "standard-pv-1" {
-				t.Errorf("PVCs of %s: %+v, want one bound to standard-pv-1", rel.Name, pvcs.Items)
-			}
-		})
+	inst := action.NewInstall(cfg)
+	inst.ReleaseName, inst.Namespace, inst.CreateNamespace = chart, "apps", true
+	inst.Wait, inst.Timeout = true, 2*time.Minute
+	inst.RepoURL, inst.Version = repoURL, version
+	path, err := inst.LocateChart(chart, settings)
+	if err != nil {
+		t.Fatal(err)
 	}
+	ch, err := loader.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := inst.RunWithContext(t.Context(), ch, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel.Info.Status != release.StatusDeployed || rel.Chart.Metadata.Version != version {
+		t.Errorf("release %s: status %s, chart version %s", rel.Name, rel.Info.Status, rel.Chart.Metadata.Version)
+	}
+	return rel
 }
 
 func testCilium(t *testing.T, c *testenv.Cluster) {
