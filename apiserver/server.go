@@ -11,10 +11,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"go.temporal.io/sdk/client"
 
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/workflows"
 )
 
 // Config holds what the API needs.
@@ -23,6 +25,9 @@ type Config struct {
 	Tokens *auth.Tokens
 	Users  *auth.Users
 	Charts chartrepo.Checker
+	// Temporal starts, queries and signals the workflows on TaskQueue.
+	Temporal  client.Client
+	TaskQueue string
 	// Ready are the dependencies /readyz checks, by name.
 	Ready  map[string]func(context.Context) error
 	Logger *slog.Logger
@@ -80,6 +85,15 @@ func New(cfg Config) *fiber.App {
 	api.Get("/chartrepo/:id", s.getRepo)
 	api.Get("/chartrepo/:id/charts", s.repoCharts)
 	api.Delete("/chartrepo/:id", s.deleteRepo)
+
+	api.Get("/k8sclusters", s.listClusters)
+	api.Post("/k8sclusters", s.addCluster)
+	api.Get("/k8sclusters/:id", s.getCluster)
+	api.Delete("/k8sclusters/:id", s.removeCluster)
+
+	api.Get("/operations/:id", s.getOperation)
+	api.Post("/operations/:id/retry", s.signalOperation(workflows.SignalRetry))
+	api.Post("/operations/:id/abort", s.signalOperation(workflows.SignalAbort))
 	return app
 }
 

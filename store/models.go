@@ -52,9 +52,10 @@ func (r *Repo) open(c *Cipher) error {
 
 // Cluster statuses.
 const (
-	StatusPending = "Pending"
-	StatusEnabled = "Enabled"
-	StatusError   = "Error"
+	StatusPending  = "Pending"
+	StatusEnabled  = "Enabled"
+	StatusError    = "Error"
+	StatusRemoving = "Removing"
 )
 
 // Cluster is a joined Kubernetes cluster.
@@ -68,9 +69,32 @@ type Cluster struct {
 	// makes "only ever one cloud cluster" hold under concurrent requests.
 	CloudSlot *string `bson:"cloudSlot,omitempty" json:"-"`
 	Status    string  `bson:"status" json:"status"`
+	// StatusReason says why the status is Error (or what is noteworthy).
+	StatusReason string `bson:"statusReason,omitempty" json:"statusReason,omitempty"`
+	// OperationID is the workflow of the last operation on the cluster.
+	OperationID string `bson:"operationId,omitempty" json:"operationId,omitempty"`
+	// ServerVersion is what the API server reported when the cluster joined.
+	ServerVersion string   `bson:"serverVersion,omitempty" json:"serverVersion,omitempty"`
+	Notes         []string `bson:"notes,omitempty" json:"notes,omitempty"`
+	NodeCount     int      `bson:"nodeCount" json:"nodeCount"`
+	PodCIDRs      []string `bson:"podCIDRs,omitempty" json:"podCIDRs,omitempty"`
+	// PrometheusURL is the cluster's own Prometheus, when it has one the
+	// orchestrator should query instead of the central one.
+	PrometheusURL string `bson:"prometheusUrl,omitempty" json:"prometheusUrl,omitempty"`
+	// MetricsTargets are the host:port endpoints the central Prometheus scrapes.
+	MetricsTargets []string `bson:"metricsTargets,omitempty" json:"metricsTargets,omitempty"`
+	Mesh           *Mesh    `bson:"mesh,omitempty" json:"mesh,omitempty"`
 	// Credentials (the kubeconfig) are plaintext in memory only.
 	Credentials       []byte `bson:"-" json:"-"`
 	SealedCredentials []byte `bson:"credentials,omitempty" json:"-"`
+}
+
+// Mesh is the cluster's Cilium ClusterMesh membership.
+type Mesh struct {
+	// ID is the cluster id (1-255); unique among clusters, held until the
+	// cluster is removed.
+	ID    int      `bson:"id" json:"id"`
+	Peers []string `bson:"peers,omitempty" json:"peers,omitempty"`
 }
 
 func (c *Cluster) seal(ci *Cipher) error {

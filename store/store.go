@@ -49,7 +49,7 @@ func Open(ctx context.Context, uri, name string, cipher *Cipher) (*Store, error)
 		db:       db,
 		Users:    newCollection[User](db, "users", cipher, "username"),
 		Repos:    newCollection[Repo](db, "repos", cipher, "name"),
-		Clusters: newCollection[Cluster](db, "clusters", cipher, "name", "cloudSlot"),
+		Clusters: newCollection[Cluster](db, "clusters", cipher, "name", "cloudSlot", "mesh.id"),
 		Enablers: newCollection[Enabler](db, "enablers", cipher, "name"),
 	}
 	if err := s.ensureIndexes(ctx); err != nil {

@@ -180,10 +180,18 @@ func TestMesh(t *testing.T) {
 	t.Run("connect concurrently to a fresh cloud, disconnect concurrently", func(t *testing.T) {
 		// Rounds of edge-1 and edge-2 connecting to cloud at once (both
 		// creating the Secret, both patching the DaemonSet), then leaving
-		// at once (both deleting the emptied Secret).
-		for round := range 3 {
+		// at once (both deleting the emptied Secret). From round 3 on the
+		// Secret exists already (made by someone else), so both patch it.
+		for round := range 6 {
 			if s := secret(t, cloud, mesh.ClusterMeshSecret); s != nil {
 				t.Fatalf("round %d: Secret exists before connecting: %v", round, s.Data)
+			}
+			foreign := round >= 3
+			if foreign {
+				_, err := cloud.Client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: mesh.ClusterMeshSecret}}, metav1.CreateOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
 			parallel(t, func() error { return mesh.Connect(ctx, cloud, edge1) }, func() error { return mesh.Connect(ctx, cloud, edge2) })
 			wantPeers(t, cloud, "edge-1", "edge-2")
@@ -192,15 +200,24 @@ func TestMesh(t *testing.T) {
 			if got := len(daemonSet(t, cloud).Spec.Template.Spec.HostAliases); got != 1 {
 				t.Errorf("round %d: %d hostAlias entries for one IP, want 1", round, got)
 			}
-			if s := secret(t, cloud, mesh.ClusterMeshSecret); s.Labels[mesh.ManagedByLabel] != "smartorch" {
-				t.Errorf("round %d: created Secret not labelled: %v", round, s.Labels)
+			if s := secret(t, cloud, mesh.ClusterMeshSecret); (s.Labels[mesh.ManagedByLabel] == "smartorch") == foreign {
+				t.Errorf("round %d: Secret labels %v (made by someone else: %t)", round, s.Labels, foreign)
 			}
 			parallel(t, func() error { return mesh.Disconnect(ctx, cloud, "edge-1") }, func() error { return mesh.Disconnect(ctx, cloud, "edge-2") })
 			wantPeers(t, cloud)
 			checkDisconnected(t, cloud, "edge-1")
 			checkDisconnected(t, cloud, "edge-2")
-			if s := secret(t, cloud, mesh.ClusterMeshSecret); s != nil {
+			s := secret(t, cloud, mesh.ClusterMeshSecret)
+			if !foreign && s != nil {
 				t.Errorf("round %d: emptied Secret of ours not deleted: %v", round, s.Data)
+			}
+			if foreign {
+				if s == nil || len(s.Data) != 0 {
+					t.Fatalf("round %d: someone else's Secret not left empty: %v", round, s)
+				}
+				if err := cloud.Client.CoreV1().Secrets(ns).Delete(ctx, mesh.ClusterMeshSecret, metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if got := daemonSet(t, cloud).Spec.Template.Spec.HostAliases; len(got) != 0 {
 				t.Errorf("round %d: hostAliases left: %+v", round, got)

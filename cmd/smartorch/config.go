@@ -25,6 +25,7 @@ type config struct {
 	temporalPort      int
 	uiPort            int
 	temporalUIURL     string
+	metricsDir        string
 	tokenTTL          time.Duration
 	logFormat         string
 	logLevel          string
@@ -63,6 +64,7 @@ func parseConfig(cmd string, args []string) (*config, error) {
 	str(&c.temporalNamespace, "temporal-namespace", "SMARTORCH_TEMPORAL_NAMESPACE", "default", "Temporal namespace")
 	str(&c.taskQueue, "task-queue", "SMARTORCH_TASK_QUEUE", "smartorch", "Temporal task queue")
 	str(&c.temporalUIURL, "temporal-ui-url", "SMARTORCH_TEMPORAL_UI_URL", "", "Temporal Web UI URL to show users")
+	str(&c.metricsDir, "metrics-dir", "SMARTORCH_METRICS_DIR", "", "file_sd directory of the central Prometheus, where joined clusters are registered"+devHint(cmd, "<data-dir>/prometheus when empty"))
 	str(&c.logFormat, "log-format", "SMARTORCH_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "SMARTORCH_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", envDuration("SMARTORCH_TOKEN_TTL", 12*time.Hour), "how long login tokens last (env SMARTORCH_TOKEN_TTL)")

@@ -23,6 +23,9 @@ func runDev(ctx context.Context, cfg *config) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return err
 	}
+	if cfg.metricsDir == "" {
+		cfg.metricsDir = filepath.Join(cfg.dataDir, "prometheus")
+	}
 	key, err := devKey(cfg)
 	if err != nil {
 		return err

@@ -67,10 +67,12 @@ func (s *services) startAPI(generate func() string) (adminPassword string, stop 
 		return "", nil, err
 	}
 	app := apiserver.New(apiserver.Config{
-		Store:  s.store,
-		Tokens: tokens,
-		Users:  users,
-		Charts: chartrepo.Checker{},
+		Store:     s.store,
+		Tokens:    tokens,
+		Users:     users,
+		Charts:    chartrepo.Checker{},
+		Temporal:  s.temporal,
+		TaskQueue: s.cfg.taskQueue,
 		Ready: map[string]func(context.Context) error{
 			"store": s.store.Ping,
 			"temporal": func(ctx context.Context) error {
@@ -95,9 +97,9 @@ func (s *services) startAPI(generate func() string) (adminPassword string, stop 
 
 func (s *services) startWorker() (stop func(), err error) {
 	w := worker.New(s.temporal, worker.Options{
-		TaskQueue: s.cfg.taskQueue,
-		Store:     s.store,
-		Logger:    s.logger,
+		TaskQueue:  s.cfg.taskQueue,
+		Store:      s.store,
+		MetricsDir: s.cfg.metricsDir,
 	})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)

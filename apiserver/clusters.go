@@ -1,0 +1,219 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
+	"github.com/smartorch/smartorch/kubeconfig"
+	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/workflows"
+)
+
+type clusterRequest struct {
+	Name           string          `json:"name" validate:"required,dns1123label"`
+	Description    string          `json:"description" validate:"max=1024"`
+	Credentials    json.RawMessage `json:"credentials" validate:"required"`
+	K8sVersion     string          `json:"k8s_version" validate:"max=64"`
+	Cloud          *flexBool       `json:"cloud"`
+	CNI            string          `json:"cni" validate:"omitempty,oneof=cilium flannel"`
+	PrometheusURL  string          `json:"prometheusUrl" validate:"omitempty,http_url,max=2048"`
+	MetricsTargets []string        `json:"metricsTargets" validate:"max=256,dive,hostname_port"`
+}
+
+// flexBool accepts true and "true" alike: the original dashboard sends strings.
+type flexBool bool
+
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	switch strings.Trim(string(data), `"`) {
+	case "true":
+		*b = true
+	case "false":
+		*b = false
+	default:
+		return &json.UnmarshalTypeError{Value: string(data), Type: typeOfBool}
+	}
+	return nil
+}
+
+func (s *server) addCluster(c *fiber.Ctx) error {
+	var req clusterRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	credentials, err := kubeconfig.Parse(req.Credentials, req.Name)
+	if err != nil {
+		return apiError(fiber.StatusBadRequest, "%v", err)
+	}
+	cx, cancel := ctx(c)
+	defer cancel()
+
+	cloud, err := s.isCloud(c, req.Cloud)
+	if err != nil {
+		return err
+	}
+	cluster := &store.Cluster{
+		Name:           req.Name,
+		Description:    req.Description,
+		K8sVersion:     req.K8sVersion,
+		Cloud:          cloud,
+		Status:         store.StatusPending,
+		PrometheusURL:  req.PrometheusURL,
+		MetricsTargets: req.MetricsTargets,
+		Credentials:    credentials,
+	}
+	cluster.ID = uuid.NewString()
+	cluster.OperationID = workflows.WorkflowID(workflows.OpJoinCluster, cluster.ID)
+	if cloud {
+		slot := "cloud"
+		cluster.CloudSlot = &slot
+	}
+	if err := s.Store.Clusters.Insert(cx, cluster); err != nil {
+		var dup *store.DuplicateError
+		if errors.As(err, &dup) && dup.Field == "cloudSlot" {
+			return apiError(fiber.StatusConflict, "there is already a cloud cluster; there is only ever one")
+		}
+		if errors.Is(err, store.ErrDuplicate) {
+			return apiError(fiber.StatusConflict, "a cluster named %q already exists", req.Name)
+		}
+		return err
+	}
+	if err := s.start(c, cluster.OperationID, workflows.JoinCluster, cluster.ID); err != nil {
+		// Without its workflow the record would sit Pending for ever.
+		_ = s.Store.Clusters.Delete(cx, cluster.ID)
+		return err
+	}
+	s.Logger.Info("cluster join started", "requestId", requestID(c), "cluster", cluster.Name, "operation", cluster.OperationID)
+	return s.accepted(c, cluster.OperationID, "cluster", func() (any, error) { return s.Store.Clusters.Get(cx, cluster.ID) })
+}
+
+// isCloud decides the role of a new cluster: as asked, or else the first
+// cluster is the cloud cluster.
+func (s *server) isCloud(c *fiber.Ctx, asked *flexBool) (bool, error) {
+	cx, cancel := ctx(c)
+	defer cancel()
+	existing, err := s.Store.Clusters.FindOne(cx, map[string]any{"cloud": true})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	if asked != nil && bool(*asked) && existing != nil {
+		return false, apiError(fiber.StatusConflict, "cluster %q is already the cloud cluster; there is only ever one", existing.Name)
+	}
+	if asked != nil {
+		return bool(*asked), nil
+	}
+	n, err := s.Store.Clusters.Count(cx, map[string]any{})
+	return n == 0, err
+}
+
+func (s *server) listClusters(c *fiber.Ctx) error {
+	cx, cancel := ctx(c)
+	defer cancel()
+	clusters, err := s.Store.Clusters.Find(cx, nil)
+	if err != nil {
+		return err
+	}
+	return c.JSON(clusters)
+}
+
+func (s *server) getCluster(c *fiber.Ctx) error {
+	cluster, err := s.cluster(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(cluster)
+}
+
+// cluster finds a cluster by id or by name.
+func (s *server) cluster(c *fiber.Ctx, idOrName string) (*store.Cluster, error) {
+	cx, cancel := ctx(c)
+	defer cancel()
+	cluster, err := s.Store.Clusters.FindOne(cx, map[string]any{"$or": []map[string]any{{"_id": idOrName}, {"name": idOrName}}})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, apiError(fiber.StatusNotFound, "cluster %q not found", idOrName)
+	}
+	return cluster, err
+}
+
+func (s *server) removeCluster(c *fiber.Ctx) error {
+	cluster, err := s.cluster(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx(c)
+	defer cancel()
+	if cluster.Status == store.StatusPending {
+		return apiError(fiber.StatusConflict, "cluster %q is still joining: wait for operation %s, or abort it", cluster.Name, cluster.OperationID)
+	}
+	if cluster.Cloud {
+		edges, err := s.Store.Clusters.Find(cx, map[string]any{"cloud": false})
+		if err != nil {
+			return err
+		}
+		if len(edges) > 0 {
+			return apiError(fiber.StatusConflict, "cluster %q is the cloud cluster: remove the %d edge clusters first (%s)", cluster.Name, len(edges), names(edges))
+		}
+	}
+	enablers, err := s.Store.Enablers.Count(cx, map[string]any{"clusterId": cluster.ID})
+	if err != nil {
+		return err
+	}
+	if enablers > 0 {
+		return apiError(fiber.StatusConflict, "cluster %q runs %d enablers: delete them first", cluster.Name, enablers)
+	}
+	opID := workflows.WorkflowID(workflows.OpRemoveCluster, cluster.ID)
+	if err := s.start(c, opID, workflows.RemoveCluster, cluster.ID); err != nil {
+		return err
+	}
+	s.Logger.Info("cluster removal started", "requestId", requestID(c), "cluster", cluster.Name, "operation", opID)
+	return s.accepted(c, opID, "cluster", func() (any, error) {
+		got, err := s.Store.Clusters.Get(cx, cluster.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return fiber.Map{"id": cluster.ID, "name": cluster.Name, "status": "Removed"}, nil
+		}
+		return got, err
+	})
+}
+
+func names(clusters []store.Cluster) string {
+	var n []string
+	for _, c := range clusters {
+		n = append(n, c.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+// start starts the workflow of an operation. A running workflow with the
+// same id is reused, so a repeated request never runs the operation twice.
+func (s *server) start(c *fiber.Ctx, id string, workflow any, args ...any) error {
+	cx, cancel := ctx(c)
+	defer cancel()
+	_, err := s.Temporal.ExecuteWorkflow(cx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                s.TaskQueue,
+		WorkflowIDConflictPolicy: conflictUseExisting,
+	}, workflow, args...)
+	if err != nil {
+		return apiError(fiber.StatusServiceUnavailable, "cannot start operation %s: %v", id, err)
+	}
+	return nil
+}
+
+// accepted answers 202 with the resource (under key) and its operation id;
+// with ?wait=<duration> it first waits (at most that long) for the operation.
+func (s *server) accepted(c *fiber.Ctx, opID, key string, read func() (any, error)) error {
+	if w := c.Query("wait"); w != "" {
+		if err := s.wait(c, opID, w); err != nil {
+			return err
+		}
+	}
+	resource, err := read()
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"operationId": opID, key: resource})
+}

@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smartorch/smartorch/testenv"
+)
+
+func TestClusterLifecycle(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{
+		Temporal: true,
+		Clusters: []testenv.ClusterOptions{
+			{Name: "cloud", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{PodCIDR: "10.217.0.0/24"}}},
+			{Name: "edge-1", Workloads: true, StorageClass: "standard"},
+			{Name: "edge-2", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{PodCIDR: "10.101.0.128/25"}}},
+			{Name: "edge-3", Workloads: true, StorageClass: "standard"},
+		},
+	})
+	o := startOrchestrator(t, env)
+	cloud, edge1, edge2, edge3 := env.Clusters[0], env.Clusters[1], env.Clusters[2], env.Clusters[3]
+
+	t.Run("first cluster is the cloud and is enabled", func(t *testing.T) {
+		code, a := o.join(cloud, nil, "2m")
+		if code != 202 || a.OperationID == "" {
+			t.Fatalf("join cloud: %d %+v", code, a)
+		}
+		_, c := o.cluster("cloud")
+		if !c.Cloud || c.Status != "Enabled" || c.NodeCount != 1 {
+			t.Errorf("cloud = %+v, want the Enabled cloud cluster with 1 node", c)
+		}
+		if op := o.operation(a.OperationID); op.State != "Completed" || len(op.Done) < 5 {
+			t.Errorf("operation = %+v, want Completed with its steps", op)
+		}
+	})
+
+	t.Run("an edge joins and is registered for metrics", func(t *testing.T) {
+		code, _ := o.join(edge1, map[string]any{"metricsTargets": []string{"127.0.0.1:9100"}}, "2m")
+		_, c := o.cluster("edge-1")
+		if code != 202 || c.Cloud || c.Status != "Enabled" {
+			t.Fatalf("join edge-1: %d %+v", code, c)
+		}
+		data, err := os.ReadFile(filepath.Join(o.metricsDir, "edge-1.json"))
+		must(t, err)
+		var groups []struct {
+			Targets []string
+			Labels  map[string]string
+		}
+		must(t, json.Unmarshal(data, &groups))
+		if len(groups) != 1 || groups[0].Labels["cluster_name"] != "edge-1" || strings.Join(groups[0].Targets, ",") != "127.0.0.1:9100" {
+			t.Errorf("file_sd for edge-1 = %s", data)
+		}
+	})
+
+	t.Run("bad joins are refused at once", func(t *testing.T) {
+		// The kubeconfig's names must be the cluster's.
+		var e struct{ Message string }
+		body := map[string]any{"name": "edge-9", "description": "x", "credentials": json.RawMessage(edge3.KubeconfigJSON), "k8s_version": "1.34"}
+		if code := o.call("POST", "/api/k8sclusters/", body, &e); code != 400 || !strings.Contains(e.Message, "current-context") {
+			t.Errorf("mismatched names: %d %q, want 400 naming current-context", code, e.Message)
+		}
+		if code, _ := o.join(edge3, map[string]any{"cloud": true}, ""); code != 409 {
+			t.Errorf("second cloud: %d, want 409", code)
+		}
+		if code, _ := o.join(edge1, nil, ""); code != 409 {
+			t.Errorf("duplicate name: %d, want 409", code)
+		}
+		for _, bad := range []map[string]any{
+			{"name": "Bad Name", "credentials": json.RawMessage(edge3.KubeconfigJSON)},
+			{"name": "edge-3"},
+			{"name": "edge-3", "credentials": 42},
+			{"name": "edge-3", "credentials": json.RawMessage(edge3.KubeconfigJSON), "cloud": "maybe"},
+		} {
+			if code := o.call("POST", "/api/k8sclusters/", bad, nil); code != 400 {
+				t.Errorf("%v: %d, want 400", bad["name"], code)
+			}
+		}
+	})
+
+	t.Run("an overlapping pod CIDR ends in Error naming both clusters", func(t *testing.T) {
+		code, a := o.join(edge2, map[string]any{"metricsTargets": []string{"127.0.0.1:9100"}}, "2m")
+		if code != 202 {
+			t.Fatalf("join edge-2: %d", code)
+		}
+		_, c := o.cluster("edge-2")
+		for _, want := range []string{"edge-2", "10.101.0.128/25", "edge-1", "10.101.0.0/24"} {
+			if !strings.Contains(c.StatusReason, want) {
+				t.Errorf("reason %q lacks %q", c.StatusReason, want)
+			}
+		}
+		if c.Status != "Error" {
+			t.Errorf("status = %s, want Error", c.Status)
+		}
+		if _, err := os.Stat(filepath.Join(o.metricsDir, "edge-2.json")); !os.IsNotExist(err) {
+			t.Errorf("edge-2's metrics target was left behind: %v", err)
+		}
+		if op := o.operation(a.OperationID); op.State != "Failed" {
+			t.Errorf("operation state = %s, want Failed", op.State)
+		}
+		// A cluster in Error can be removed.
+		if code := o.call("DELETE", "/api/k8sclusters/edge-2?wait=1m", nil, nil); code != 202 {
+			t.Errorf("remove edge-2: %d", code)
+		}
+	})
+
+	t.Run("a dead API server makes the join wait for the operator", func(t *testing.T) {
+		must(t, edge3.StopAPIServer())
+		code, a := o.join(edge3, nil, "")
+		if code != 202 {
+			t.Fatalf("join edge-3: %d", code)
+		}
+		eventually(t, 3*time.Minute, "the operation to wait for the operator", func() bool {
+			op := o.operation(a.OperationID)
+			return op.State == "WaitingForOperator"
+		})
+		op := o.operation(a.OperationID)
+		if op.Waiting == nil || op.Waiting.Step != "reach the API server" || op.LastError == "" {
+			t.Errorf("waiting operation = %+v", op)
+		}
+		if code := o.call("POST", "/api/operations/"+a.OperationID+"/retry", nil, nil); code != 202 {
+			// Retried too early is fine to refuse only if not waiting; it is waiting.
+			t.Fatalf("retry while waiting: %d", code)
+		}
+		// Still down: it waits again.
+		eventually(t, 3*time.Minute, "the second wait", func() bool {
+			op := o.operation(a.OperationID)
+			return op.State == "WaitingForOperator" && op.Step == "reach the API server"
+		})
+		must(t, edge3.StartAPIServer())
+		if code := o.call("POST", "/api/operations/"+a.OperationID+"/retry", nil, nil); code != 202 {
+			t.Fatalf("retry: %d", code)
+		}
+		eventually(t, 2*time.Minute, "edge-3 to be Enabled", func() bool {
+			_, c := o.cluster("edge-3")
+			return c.Status == "Enabled"
+		})
+		if code := o.call("POST", "/api/operations/"+a.OperationID+"/retry", nil, nil); code != 409 {
+			t.Errorf("retry of a completed operation: %d, want 409", code)
+		}
+	})
+
+	t.Run("the cloud cannot go while edges remain; an edge can", func(t *testing.T) {
+		if code := o.call("DELETE", "/api/k8sclusters/cloud", nil, nil); code != 409 {
+			t.Errorf("remove cloud with edges: %d, want 409", code)
+		}
+		var a accepted
+		if code := o.call("DELETE", "/api/k8sclusters/edge-1?wait=1m", nil, &a); code != 202 {
+			t.Fatalf("remove edge-1: %d", code)
+		}
+		if code, _ := o.cluster("edge-1"); code != 404 {
+			t.Errorf("edge-1 after removal: %d, want 404", code)
+		}
+		if _, err := os.Stat(filepath.Join(o.metricsDir, "edge-1.json")); !os.IsNotExist(err) {
+			t.Errorf("edge-1's metrics target is still there: %v", err)
+		}
+	})
+
+	t.Run("no response carries credentials", func(t *testing.T) {
+		var list []map[string]any
+		o.call("GET", "/api/k8sclusters/", nil, &list)
+		for _, b := range o.bodies {
+			for _, c := range env.Clusters {
+				if strings.Contains(b, "client-key-data") || strings.Contains(b, string(c.KubeconfigJSON[:40])) {
+					t.Fatalf("a response carries a kubeconfig: %.200s", b)
+				}
+			}
+		}
+	})
+}

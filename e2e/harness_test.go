@@ -1,0 +1,207 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/smartorch/smartorch/apiserver"
+	"github.com/smartorch/smartorch/auth"
+	"github.com/smartorch/smartorch/chartrepo"
+	"github.com/smartorch/smartorch/devstack"
+	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/testenv"
+	"github.com/smartorch/smartorch/worker"
+)
+
+const adminPassword = "e2e-admin-password"
+
+// orchestrator is the API and a worker running in the test process against
+// the environment's Temporal and an embedded FerretDB.
+type orchestrator struct {
+	t          *testing.T
+	url        string
+	token      string
+	store      *store.Store
+	temporal   client.Client
+	metricsDir string
+	bodies     []string
+}
+
+func startOrchestrator(t *testing.T, env *testenv.Env) *orchestrator {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	uri, stop, err := devstack.StartFerretDB(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	key := store.NewKey()
+	cipher, _ := store.NewCipher(key)
+	st, err := store.Open(ctx, uri, "e2e", cipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+
+	tc, err := client.Dial(client.Options{HostPort: env.Temporal.Address, Namespace: env.Temporal.Namespace, Logger: sdklog.NewStructuredLogger(logger)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	taskQueue := "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	metricsDir := t.TempDir()
+	w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+
+	users := auth.NewUsers(st)
+	if _, err := users.EnsureAdmin(ctx, adminPassword, nil); err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := auth.NewTokens(key, time.Hour)
+	app := apiserver.New(apiserver.Config{
+		Store: st, Tokens: tokens, Users: users, Charts: chartrepo.Checker{Timeout: 5 * time.Second},
+		Temporal: tc, TaskQueue: taskQueue, Logger: logger,
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.Shutdown() })
+
+	o := &orchestrator{t: t, url: "http://" + ln.Addr().String(), store: st, temporal: tc, metricsDir: metricsDir}
+	var tok struct{ Token string }
+	if code := o.call("POST", "/api/login/tokens", map[string]string{"username": "admin", "password": adminPassword}, &tok); code != 201 {
+		t.Fatalf("login: %d", code)
+	}
+	o.token = tok.Token
+	return o
+}
+
+// call sends a JSON request and decodes the answer into out (if not nil).
+func (o *orchestrator) call(method, path string, body, out any) int {
+	o.t.Helper()
+	var r io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		r = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, o.url+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if o.token != "" {
+		req.Header.Set("Authorization", "Bearer "+o.token)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	if err != nil {
+		o.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	o.bodies = append(o.bodies, string(data))
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			o.t.Fatalf("%s %s: %s: %v", method, path, data, err)
+		}
+	}
+	if resp.StatusCode >= 500 {
+		o.t.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	return resp.StatusCode
+}
+
+type clusterView struct {
+	ID           string
+	Name         string
+	Cloud        bool
+	Status       string
+	StatusReason string
+	NodeCount    int
+	PodCIDRs     []string
+	OperationID  string
+	Mesh         *struct {
+		ID    int
+		Peers []string
+	}
+}
+
+type accepted struct {
+	OperationID string
+	Cluster     clusterView
+}
+
+// join adds a testenv cluster and returns the 202 answer.
+func (o *orchestrator) join(c *testenv.Cluster, extra map[string]any, wait string) (int, accepted) {
+	o.t.Helper()
+	body := map[string]any{"name": c.Name, "description": "test cluster", "credentials": json.RawMessage(c.KubeconfigJSON), "k8s_version": "1.34"}
+	for k, v := range extra {
+		body[k] = v
+	}
+	var a accepted
+	path := "/api/k8sclusters/"
+	if wait != "" {
+		path += "?wait=" + wait
+	}
+	code := o.call("POST", path, body, &a)
+	return code, a
+}
+
+func (o *orchestrator) cluster(idOrName string) (int, clusterView) {
+	o.t.Helper()
+	var c clusterView
+	code := o.call("GET", "/api/k8sclusters/"+idOrName, nil, &c)
+	return code, c
+}
+
+type operationView struct {
+	ID        string
+	State     string
+	Step      string
+	Attempts  int32
+	LastError string
+	Done      []string
+	Waiting   *struct{ Step, Error string }
+}
+
+func (o *orchestrator) operation(id string) operationView {
+	o.t.Helper()
+	var op operationView
+	if code := o.call("GET", "/api/operations/"+id, nil, &op); code != 200 {
+		o.t.Fatalf("operation %s: %d", id, code)
+	}
+	return op
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+

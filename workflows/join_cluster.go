@@ -1,0 +1,47 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/smartorch/smartorch/activities"
+	"github.com/smartorch/smartorch/store"
+)
+
+// JoinCluster checks a newly added cluster, registers it for metrics, and
+// enables it. If a step fails for good, or the operator aborts, everything
+// done so far is undone and the cluster is left in Error with the reason.
+func JoinCluster(ctx workflow.Context, clusterID string) error {
+	op, err := newOperation(ctx)
+	if err != nil {
+		return err
+	}
+	err = joinCluster(op, clusterID)
+	if err != nil {
+		op.compensate()
+		_ = op.do("record the error", storeCall, nil, clusters.SetStatus, clusterID, store.StatusError, err.Error())
+	}
+	op.finish(err)
+	return err
+}
+
+var clusters *activities.Clusters
+
+func joinCluster(op *operation, id string) error {
+	if err := op.do("reach the API server", clusterCall, nil, clusters.Connect, id); err != nil {
+		return err
+	}
+	if err := op.do("check the nodes are Ready", clusterCall, nil, clusters.CheckNodes, id); err != nil {
+		return err
+	}
+	if err := op.do("check for a default StorageClass", clusterCall, nil, clusters.CheckStorageClass, id); err != nil {
+		return err
+	}
+	if err := op.do("check the pod CIDRs", storeCall, nil, clusters.CheckPodCIDRs, id); err != nil {
+		return err
+	}
+	op.undo("unregister the metrics target", storeCall, clusters.UnregisterMetrics, id)
+	if err := op.do("register the metrics target", clusterCall, nil, clusters.RegisterMetrics, id); err != nil {
+		return err
+	}
+	return op.do("enable the cluster", storeCall, nil, clusters.SetStatus, id, store.StatusEnabled, "")
+}

@@ -1,0 +1,184 @@
+// Package workflows holds the orchestrator's Temporal workflows. Each reads
+// as its list of steps; the side effects live in package activities.
+//
+// Every workflow runs its steps through an operation, which gives it the
+// behaviour operators rely on:
+//   - the current step and state are readable with the query "status";
+//   - a step whose activity exhausts its retries does not fail the
+//     workflow: it waits for the signal "retry" (run the step again) or
+//     "abort" (give up: compensate and end in error);
+//   - a step that fails permanently (a non-retryable error) compensates at once;
+//   - compensations run in reverse order of the steps that registered them.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Query and signal names, used by the API and by `temporal workflow signal`.
+const (
+	QueryStatus = "status"
+	SignalRetry = "retry"
+	SignalAbort = "abort"
+)
+
+// Operation states.
+const (
+	StateRunning      = "Running"
+	StateWaiting      = "WaitingForOperator"
+	StateCompensating = "Compensating"
+	StateCompleted    = "Completed"
+	StateFailed       = "Failed"
+)
+
+// Status is what the "status" query answers.
+type Status struct {
+	State string `json:"state"`
+	Step  string `json:"step"`
+	// Attempt counts how many times the current step was started by the
+	// workflow (operator retries); activity retries within one are in the
+	// pending activity of the workflow's description.
+	Attempt   int       `json:"attempt"`
+	LastError string    `json:"lastError,omitempty"`
+	Waiting   *WaitInfo `json:"waiting,omitempty"`
+	Done      []string  `json:"done"`
+}
+
+// WaitInfo tells an operator what the workflow waits for.
+type WaitInfo struct {
+	Step  string    `json:"step"`
+	Error string    `json:"error"`
+	Since time.Time `json:"since"`
+	Hint  string    `json:"hint"`
+}
+
+// ErrAborted is returned when an operator aborted the operation.
+var ErrAborted = errors.New("aborted by the operator")
+
+type operation struct {
+	ctx          workflow.Context
+	status       Status
+	compensation []step
+	signals      workflow.ReceiveChannel
+	abort        workflow.ReceiveChannel
+}
+
+type step struct {
+	name string
+	opts workflow.ActivityOptions
+	fn   any
+	args []any
+}
+
+func newOperation(ctx workflow.Context) (*operation, error) {
+	op := &operation{
+		ctx:     ctx,
+		status:  Status{State: StateRunning, Done: []string{}},
+		signals: workflow.GetSignalChannel(ctx, SignalRetry),
+		abort:   workflow.GetSignalChannel(ctx, SignalAbort),
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return op.status, nil }); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// do runs one step: an activity with its options. When its retries are
+// exhausted it waits for the operator; result receives the activity's result.
+func (op *operation) do(name string, opts workflow.ActivityOptions, result any, fn any, args ...any) error {
+	return op.run(op.ctx, step{name: name, opts: opts, fn: fn, args: args}, result)
+}
+
+// undo registers a compensation to run if the operation later fails.
+func (op *operation) undo(name string, opts workflow.ActivityOptions, fn any, args ...any) {
+	op.compensation = append(op.compensation, step{name: name, opts: opts, fn: fn, args: args})
+}
+
+func (op *operation) run(ctx workflow.Context, s step, result any) error {
+	op.status.Step, op.status.Attempt = s.name, 0
+	for {
+		op.status.Attempt++
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, s.opts), s.fn, s.args...).Get(ctx, result)
+		if err == nil {
+			op.status.Done = append(op.status.Done, s.name)
+			op.status.LastError = ""
+			return nil
+		}
+		op.status.LastError = message(err)
+		if permanent(err) {
+			return fmt.Errorf("%s: %s", s.name, message(err))
+		}
+		if !op.waitForOperator(ctx, s.name, err) {
+			return fmt.Errorf("%s: %w after: %s", s.name, ErrAborted, message(err))
+		}
+	}
+}
+
+// waitForOperator blocks until a retry (true) or abort (false) signal.
+func (op *operation) waitForOperator(ctx workflow.Context, stepName string, err error) bool {
+	prev := op.status.State
+	op.status.State = StateWaiting
+	op.status.Waiting = &WaitInfo{
+		Step:  stepName,
+		Error: message(err),
+		Since: workflow.Now(ctx),
+		Hint:  "fix the cause, then POST /api/operations/<id>/retry (or temporal workflow signal --name retry); POST …/abort undoes what was done",
+	}
+	defer func() { op.status.State, op.status.Waiting = prev, nil }()
+	retry := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(op.signals, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); retry = true })
+	sel.AddReceive(op.abort, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	sel.Select(ctx)
+	workflow.GetLogger(ctx).Info("operator decision", "step", stepName, "retry", retry)
+	return retry
+}
+
+// compensate undoes the registered steps, newest first. It runs on a
+// disconnected context so a cancelled workflow still cleans up. A
+// compensation that keeps failing waits for the operator like any step;
+// abort skips it.
+func (op *operation) compensate() {
+	op.status.State = StateCompensating
+	ctx, _ := workflow.NewDisconnectedContext(op.ctx)
+	for i := len(op.compensation) - 1; i >= 0; i-- {
+		s := op.compensation[i]
+		if err := op.run(ctx, s, nil); err != nil {
+			workflow.GetLogger(ctx).Error("compensation step skipped", "step", s.name, "err", err)
+		}
+	}
+	op.compensation = nil
+}
+
+// finish records the outcome.
+func (op *operation) finish(err error) {
+	if err != nil {
+		op.status.State = StateFailed
+		op.status.LastError = err.Error()
+		return
+	}
+	op.status.State = StateCompleted
+	op.status.Step = ""
+}
+
+func permanent(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.NonRetryable()
+}
+
+// message is the innermost error text: what the activity said, without
+// Temporal's wrapping ("activity error (type: …)").
+func message(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}

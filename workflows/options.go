@@ -1,0 +1,45 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Activity options, each with an explicit retry policy. When a policy's
+// attempts are used up the operation waits for the operator.
+var (
+	// clusterCall talks to a cluster's API server: a dead one is retried
+	// for about a minute.
+	clusterCall = workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    15 * time.Second,
+			MaximumAttempts:    6,
+		},
+	}
+	// storeCall reads or writes the orchestrator's own store, which is
+	// expected back soon after any outage: retried for about five minutes.
+	storeCall = workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+			MaximumAttempts:    15,
+		},
+	}
+)
+
+// WorkflowID names the workflow of an operation on a resource, so a
+// repeated request finds the running one instead of starting another.
+func WorkflowID(operation, resourceID string) string { return operation + "-" + resourceID }
+
+// Operation names, the prefixes of workflow ids.
+const (
+	OpJoinCluster   = "cluster-join"
+	OpRemoveCluster = "cluster-remove"
+)
