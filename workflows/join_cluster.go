@@ -7,8 +7,8 @@ import (
 	"github.com/smartorch/smartorch/store"
 )
 
-// JoinCluster checks a newly added cluster, registers it for metrics, and
-// enables it. If a step fails for good, or the operator aborts, everything
+// JoinCluster checks a newly added cluster, registers it for metrics,
+// connects it to the Cilium ClusterMesh when it runs one, and enables it. If a step fails for good, or the operator aborts, everything
 // done so far is undone and the cluster is left in Error with the reason.
 func JoinCluster(ctx workflow.Context, clusterID string) error {
 	op, err := newOperation(ctx)
@@ -43,5 +43,27 @@ func joinCluster(op *operation, id string) error {
 	if err := op.do("register the metrics target", clusterCall, nil, clusters.RegisterMetrics, id); err != nil {
 		return err
 	}
+	var hasMesh bool
+	if err := op.do("detect Cilium ClusterMesh", clusterCall, &hasMesh, clusters.DetectMesh, id); err != nil {
+		return err
+	}
+	if hasMesh {
+		if err := joinMesh(op, id); err != nil {
+			return err
+		}
+	}
 	return op.do("enable the cluster", storeCall, nil, clusters.SetStatus, id, store.StatusEnabled, "")
+}
+
+func joinMesh(op *operation, id string) error {
+	op.undo("release the ClusterMesh id", storeCall, clusters.ReleaseMeshID, id)
+	if err := op.do("allocate a ClusterMesh id", storeCall, nil, clusters.AllocateMeshID, id); err != nil {
+		return err
+	}
+	op.undo("restore the Cilium cluster name and id", clusterCall, clusters.RestoreMeshIdentity, id)
+	if err := op.do("set the Cilium cluster name and id", clusterCall, nil, clusters.SetMeshIdentity, id); err != nil {
+		return err
+	}
+	op.undo("disconnect the mesh peers", clusterCall, clusters.DisconnectMesh, id)
+	return op.do("connect the mesh peers and restart their agents", clusterCall, nil, clusters.ConnectMesh, id)
 }
