@@ -91,7 +91,9 @@ build_etcd() {
 build_kwok() {
 	GOBIN="$1" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 	local src f
-	src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	# Run outside the repository so the main module's go.mod and go.sum stay untouched.
+	src=$(cd "$1" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[[ -n $src ]] || { log "cannot find the sigs.k8s.io/kwok@$KWOK_VERSION module directory"; exit 1; }
 	for f in "${KWOK_STAGES[@]}"; do
 		echo ---
 		cat "$src/kustomize/stage/$f"

@@ -35,6 +35,15 @@
 // Metrics, a node-exporter look-alike whose rates the test sets; and
 // StopAPIServer/StartAPIServer for chaos tests.
 //
+// Prometheus scrapes each cluster's Metrics every second as job
+// "node-exporter" with the label cluster_name, through file_sd files in
+// Prometheus.FileSDDir (Prometheus.SetTargets adds more at run time), and
+// evaluates deploy/prometheus/rules.yaml with its [5m] ranges shortened to
+// RateWindow (default 5s): rate() over five minutes needs five minutes of
+// samples before it shows the rate a test set. A test that sets a rate sees
+// it in the recorded series after a few seconds. Metrics tell nodes apart by
+// the label "node".
+//
 // All clusters share one etcd (each API server has its own --etcd-prefix).
 // Teardown runs on t.Cleanup, also when the test fails: per cluster kwok,
 // scheduler, controller manager, API server, then etcd, then Prometheus and

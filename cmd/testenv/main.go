@@ -24,7 +24,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 3, "number of clusters: cloud plus n-1 edges")
-	dir := flag.String("dir", "testenv", "directory for the kubeconfigs and the env file")
+	dir := flag.String("dir", filepath.Join(os.TempDir(), "smartorch-testenv"), "directory for the kubeconfigs and the env file")
 	temporal := flag.Bool("temporal", false, "also start a Temporal dev server with its Web UI")
 	flag.Parse()
 	if *n < 1 {
