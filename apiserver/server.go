@@ -88,6 +88,7 @@ func New(cfg Config) *fiber.App {
 
 	api.Get("/k8sclusters", s.listClusters)
 	api.Post("/k8sclusters", s.addCluster)
+	api.Get("/k8sclusters/node/:clusterid", s.clusterNodes)
 	api.Get("/k8sclusters/:id", s.getCluster)
 	api.Delete("/k8sclusters/:id", s.removeCluster)
 

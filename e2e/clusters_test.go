@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/smartorch/smartorch/testenv"
 )
@@ -35,6 +40,40 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 		if op := o.operation(a.OperationID); op.State != "Completed" || len(op.Done) < 5 {
 			t.Errorf("operation = %+v, want Completed with its steps", op)
+		}
+	})
+
+	t.Run("the nodes route reports capacity and pod requests", func(t *testing.T) {
+		node := cloud.Nodes[0].Name
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "requester", Namespace: "default"},
+			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{
+				Name: "app", Image: "app",
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("64Mi"),
+				}},
+			}}},
+		}
+		_, err := cloud.Client.CoreV1().Pods("default").Create(context.Background(), pod, metav1.CreateOptions{})
+		must(t, err)
+		var nodes []struct {
+			Name                             string
+			Ready                            bool
+			Capacity, Allocatable, Requested map[string]string
+			PodCIDRs                         []string
+		}
+		if code := o.call("GET", "/api/k8sclusters/node/cloud", nil, &nodes); code != 200 || len(nodes) != 1 {
+			t.Fatalf("nodes: %d %+v", code, nodes)
+		}
+		n := nodes[0]
+		if n.Name != node || !n.Ready || n.Capacity["cpu"] != "8" || n.Capacity["memory"] != "16Gi" || n.Requested["cpu"] != "250m" || n.Requested["memory"] != "64Mi" {
+			t.Errorf("node = %+v, want 8 CPUs, 16Gi, 250m and 64Mi requested", n)
+		}
+		if len(n.PodCIDRs) != 1 || n.PodCIDRs[0] != "10.217.0.0/24" {
+			t.Errorf("pod CIDRs = %v", n.PodCIDRs)
+		}
+		if code := o.call("GET", "/api/k8sclusters/node/nope", nil, nil); code != 404 {
+			t.Errorf("nodes of an unknown cluster: %d, want 404", code)
 		}
 	})
 

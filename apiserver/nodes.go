@@ -1,0 +1,114 @@
+package apiserver
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/smartorch/smartorch/kubeconfig"
+)
+
+// nodeView is a node as GET /api/k8sclusters/node/:clusterid shows it.
+type nodeView struct {
+	Name        string              `json:"name"`
+	Ready       bool                `json:"ready"`
+	Roles       []string            `json:"roles"`
+	Labels      map[string]string   `json:"labels"`
+	PodCIDRs    []string            `json:"podCIDRs,omitempty"`
+	Capacity    corev1.ResourceList `json:"capacity"`
+	Allocatable corev1.ResourceList `json:"allocatable"`
+	// Requested sums the requests of the node's non-terminal pods.
+	Requested corev1.ResourceList `json:"requested"`
+	Pods      int                 `json:"pods"`
+}
+
+const rolePrefix = "node-role.kubernetes.io/"
+
+// clusterNodes reads the cluster's nodes and the requests of the pods on
+// them straight from its API server: a cheap read the API may do itself.
+func (s *server) clusterNodes(c *fiber.Ctx) error {
+	cluster, err := s.cluster(c, c.Params("clusterid"))
+	if err != nil {
+		return err
+	}
+	client, _, err := kubeconfig.Client(cluster.Credentials)
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx(c)
+	defer cancel()
+	nodes, err := client.CoreV1().Nodes().List(cx, metav1.ListOptions{})
+	if err != nil {
+		return apiError(fiber.StatusBadGateway, "cluster %s: listing nodes: %v", cluster.Name, err)
+	}
+	pods, err := client.CoreV1().Pods("").List(cx, metav1.ListOptions{FieldSelector: "status.phase!=Succeeded,status.phase!=Failed"})
+	if err != nil {
+		return apiError(fiber.StatusBadGateway, "cluster %s: listing pods: %v", cluster.Name, err)
+	}
+	requested := map[string]corev1.ResourceList{}
+	count := map[string]int{}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName == "" {
+			continue
+		}
+		count[p.Spec.NodeName]++
+		sum := requested[p.Spec.NodeName]
+		if sum == nil {
+			sum = corev1.ResourceList{}
+			requested[p.Spec.NodeName] = sum
+		}
+		for name, q := range podRequests(&p) {
+			total := sum[name]
+			total.Add(q)
+			sum[name] = total
+		}
+	}
+	views := make([]nodeView, 0, len(nodes.Items))
+	for _, n := range nodes.Items {
+		v := nodeView{
+			Name: n.Name, Labels: n.Labels, PodCIDRs: n.Spec.PodCIDRs, Roles: []string{},
+			Capacity: n.Status.Capacity, Allocatable: n.Status.Allocatable,
+			Requested: requested[n.Name], Pods: count[n.Name],
+		}
+		if v.Requested == nil {
+			v.Requested = corev1.ResourceList{}
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				v.Ready = cond.Status == corev1.ConditionTrue
+			}
+		}
+		for label := range n.Labels {
+			if role, ok := strings.CutPrefix(label, rolePrefix); ok && role != "" {
+				v.Roles = append(v.Roles, role)
+			}
+		}
+		slices.Sort(v.Roles)
+		views = append(views, v)
+	}
+	return c.JSON(views)
+}
+
+// podRequests is what the scheduler reserves for a pod: the larger of the
+// sum of its containers' requests and its largest init container's, per resource.
+func podRequests(p *corev1.Pod) corev1.ResourceList {
+	sum := corev1.ResourceList{}
+	for _, c := range p.Spec.Containers {
+		for name, q := range c.Resources.Requests {
+			total := sum[name]
+			total.Add(q)
+			sum[name] = total
+		}
+	}
+	for _, c := range p.Spec.InitContainers {
+		for name, q := range c.Resources.Requests {
+			if cur, ok := sum[name]; !ok || q.Cmp(cur) > 0 {
+				sum[name] = q.DeepCopy()
+			}
+		}
+	}
+	return sum
+}
