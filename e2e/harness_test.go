@@ -3,17 +3,21 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/smartorch/smartorch/apiserver"
 	"github.com/smartorch/smartorch/auth"
@@ -29,7 +33,9 @@ const adminPassword = "e2e-admin-password"
 // orchestrator is the API and a worker running in the test process against
 // the environment's Temporal and an embedded FerretDB.
 type orchestrator struct {
-	t          *testing.T
+	t *testing.T
+	// workerEnv starts a worker process with this environment (see TestMain).
+	workerEnv  []string
 	url        string
 	token      string
 	store      *store.Store
@@ -39,6 +45,12 @@ type orchestrator struct {
 }
 
 func startOrchestrator(t *testing.T, env *testenv.Env) *orchestrator {
+	return start(t, env, true)
+}
+
+// start runs the API, and a worker in this process when inProcessWorker;
+// otherwise tests start worker processes with startWorkerProcess.
+func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -62,11 +74,13 @@ func startOrchestrator(t *testing.T, env *testenv.Env) *orchestrator {
 	t.Cleanup(tc.Close)
 	taskQueue := "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	metricsDir := t.TempDir()
-	w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
+	if inProcessWorker {
+		w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir})
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
 	}
-	t.Cleanup(w.Stop)
 
 	users := auth.NewUsers(st)
 	if _, err := users.EnsureAdmin(ctx, adminPassword, nil); err != nil {
@@ -84,7 +98,15 @@ func startOrchestrator(t *testing.T, env *testenv.Env) *orchestrator {
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
 
-	o := &orchestrator{t: t, url: "http://" + ln.Addr().String(), store: st, temporal: tc, metricsDir: metricsDir}
+	o := &orchestrator{t: t, url: "http://" + ln.Addr().String(), store: st, temporal: tc, metricsDir: metricsDir,
+		workerEnv: []string{
+			"SMARTORCH_E2E_WORKER=1",
+			"E2E_MONGO_URI=" + uri,
+			"E2E_SECRET_KEY=" + hex.EncodeToString(key),
+			"E2E_TEMPORAL=" + env.Temporal.Address,
+			"E2E_TASK_QUEUE=" + taskQueue,
+			"E2E_METRICS_DIR=" + metricsDir,
+		}}
 	var tok struct{ Token string }
 	if code := o.call("POST", "/api/login/tokens", map[string]string{"username": "admin", "password": adminPassword}, &tok); code != 201 {
 		t.Fatalf("login: %d", code)
@@ -203,4 +225,43 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMain lets the test binary double as a worker process, so tests can
+// kill a worker for real (SIGKILL) and start another.
+func TestMain(m *testing.M) {
+	if os.Getenv("SMARTORCH_E2E_WORKER") == "" {
+		os.Exit(m.Run())
+	}
+	key, _ := hex.DecodeString(os.Getenv("E2E_SECRET_KEY"))
+	cipher, err := store.NewCipher(key)
+	if err != nil {
+		panic(err)
+	}
+	st, err := store.Open(context.Background(), os.Getenv("E2E_MONGO_URI"), "e2e", cipher)
+	if err != nil {
+		panic(err)
+	}
+	tc, err := client.Dial(client.Options{HostPort: os.Getenv("E2E_TEMPORAL")})
+	if err != nil {
+		panic(err)
+	}
+	w := worker.New(tc, worker.Options{TaskQueue: os.Getenv("E2E_TASK_QUEUE"), Store: st, MetricsDir: os.Getenv("E2E_METRICS_DIR")})
+	if err := w.Run(sdkworker.InterruptCh()); err != nil {
+		panic(err)
+	}
+}
+
+// startWorkerProcess runs a worker in a child process; kill it with
+// cmd.Process.Kill (SIGKILL).
+func (o *orchestrator) startWorkerProcess() *exec.Cmd {
+	o.t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), o.workerEnv...)
+	cmd.Stdout, cmd.Stderr = o.t.Output(), o.t.Output()
+	if err := cmd.Start(); err != nil {
+		o.t.Fatal(err)
+	}
+	o.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
 }
