@@ -28,11 +28,13 @@ type operationView struct {
 	Step  string   `json:"step,omitempty"`
 	Done  []string `json:"done"`
 	// Attempts is the current activity attempt of the step (Temporal's retries).
-	Attempts  int32               `json:"attempts"`
-	LastError string              `json:"lastError,omitempty"`
-	Waiting   *workflows.WaitInfo `json:"waiting,omitempty"`
-	Started   time.Time           `json:"started"`
-	Ended     *time.Time          `json:"ended,omitempty"`
+	Attempts int32 `json:"attempts"`
+	// OperatorRetries counts the retries an operator asked for on this step.
+	OperatorRetries int                 `json:"operatorRetries"`
+	LastError       string              `json:"lastError,omitempty"`
+	Waiting         *workflows.WaitInfo `json:"waiting,omitempty"`
+	Started         time.Time           `json:"started"`
+	Ended           *time.Time          `json:"ended,omitempty"`
 }
 
 func (s *server) getOperation(c *fiber.Ctx) error {
@@ -63,6 +65,7 @@ func (s *server) operation(cx context.Context, id string) (*operationView, error
 	var status workflows.Status
 	if v, err := s.Temporal.QueryWorkflow(cx, id, "", workflows.QueryStatus); err == nil && v.Get(&status) == nil {
 		op.State, op.Step, op.Done, op.LastError, op.Waiting = status.State, status.Step, status.Done, status.LastError, status.Waiting
+		op.OperatorRetries = max(status.Attempt-1, 0)
 	}
 	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:

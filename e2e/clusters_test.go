@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,14 +161,16 @@ func TestClusterLifecycle(t *testing.T) {
 		if op.Waiting == nil || op.Waiting.Step != "reach the API server" || op.LastError == "" {
 			t.Errorf("waiting operation = %+v", op)
 		}
-		if code := o.call("POST", "/api/operations/"+a.OperationID+"/retry", nil, nil); code != 202 {
-			// Retried too early is fine to refuse only if not waiting; it is waiting.
-			t.Fatalf("retry while waiting: %d", code)
+		// The Temporal CLI sends the same signal as the API.
+		cli := exec.Command(filepath.Join(os.Getenv("SMARTORCH_TOOLS_BIN"), "temporal"), "workflow", "signal",
+			"--address", env.Temporal.Address, "--workflow-id", a.OperationID, "--name", "retry")
+		if out, err := cli.CombinedOutput(); err != nil {
+			t.Fatalf("temporal workflow signal: %v\n%s", err, out)
 		}
 		// Still down: it waits again.
 		eventually(t, 3*time.Minute, "the second wait", func() bool {
 			op := o.operation(a.OperationID)
-			return op.State == "WaitingForOperator" && op.Step == "reach the API server"
+			return op.State == "WaitingForOperator" && op.Step == "reach the API server" && op.OperatorRetries == 1
 		})
 		must(t, edge3.StartAPIServer())
 		if code := o.call("POST", "/api/operations/"+a.OperationID+"/retry", nil, nil); code != 202 {

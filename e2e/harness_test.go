@@ -190,13 +190,14 @@ func (o *orchestrator) cluster(idOrName string) (int, clusterView) {
 }
 
 type operationView struct {
-	ID        string
-	State     string
-	Step      string
-	Attempts  int32
-	LastError string
-	Done      []string
-	Waiting   *struct{ Step, Error string }
+	ID              string
+	State           string
+	Step            string
+	Attempts        int32
+	OperatorRetries int
+	LastError       string
+	Done            []string
+	Waiting         *struct{ Step, Error string }
 }
 
 func (o *orchestrator) operation(id string) operationView {
