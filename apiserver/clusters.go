@@ -3,10 +3,12 @@ package apiserver
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/smartorch/smartorch/kubeconfig"
@@ -24,6 +26,8 @@ type clusterRequest struct {
 	PrometheusURL  string          `json:"prometheusUrl" validate:"omitempty,http_url,max=2048"`
 	MetricsTargets []string        `json:"metricsTargets" validate:"max=256,dive,hostname_port"`
 }
+
+var typeOfBool = reflect.TypeOf(true)
 
 // flexBool accepts true and "true" alike: the original dashboard sends strings.
 type flexBool bool
@@ -195,7 +199,7 @@ func (s *server) start(c *fiber.Ctx, id string, workflow any, args ...any) error
 	_, err := s.Temporal.ExecuteWorkflow(cx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                s.TaskQueue,
-		WorkflowIDConflictPolicy: conflictUseExisting,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 	}, workflow, args...)
 	if err != nil {
 		return apiError(fiber.StatusServiceUnavailable, "cannot start operation %s: %v", id, err)

@@ -3,7 +3,6 @@ package apiserver
 import (
 	"context"
 	"errors"
-	"reflect"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -11,11 +10,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/smartorch/smartorch/workflows"
-)
-
-var (
-	typeOfBool          = reflect.TypeOf(true)
-	conflictUseExisting = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 )
 
 // operationView is an operation as GET /api/operations/:id shows it: the

@@ -109,37 +109,29 @@ func (s *services) startWorker() (stop func(), err error) {
 }
 
 func runAPI(ctx context.Context, cfg *config) error {
-	logger := cfg.logger()
-	key, err := cfg.cipherKey()
-	if err != nil {
-		return err
-	}
-	svc, err := connect(ctx, cfg, logger, key)
-	if err != nil {
-		return err
-	}
-	defer svc.close()
-	_, stop, err := svc.startAPI(nil)
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	stop()
-	return nil
+	return serve(ctx, cfg, func(s *services) (func(), error) {
+		_, stop, err := s.startAPI(nil)
+		return stop, err
+	})
 }
 
 func runWorker(ctx context.Context, cfg *config) error {
-	logger := cfg.logger()
+	return serve(ctx, cfg, (*services).startWorker)
+}
+
+// serve connects to the configured store and Temporal, starts one part and
+// runs it until ctx is done (SIGINT or SIGTERM).
+func serve(ctx context.Context, cfg *config, start func(*services) (stop func(), err error)) error {
 	key, err := cfg.cipherKey()
 	if err != nil {
 		return err
 	}
-	svc, err := connect(ctx, cfg, logger, key)
+	svc, err := connect(ctx, cfg, cfg.logger(), key)
 	if err != nil {
 		return err
 	}
 	defer svc.close()
-	stop, err := svc.startWorker()
+	stop, err := start(svc)
 	if err != nil {
 		return err
 	}
