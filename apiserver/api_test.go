@@ -20,8 +20,8 @@ import (
 	"github.com/smartorch/smartorch/apiserver"
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
-	"github.com/smartorch/smartorch/devstack"
 	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/store/storetest"
 	"github.com/smartorch/smartorch/testenv"
 )
 
@@ -40,18 +40,8 @@ type api struct {
 func startAPI(t testing.TB) *api {
 	t.Helper()
 	ctx := context.Background()
-	uri, stop, err := devstack.StartFerretDB(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	key := store.NewKey()
-	cipher, _ := store.NewCipher(key)
-	st, err := store.Open(ctx, uri, "api_test", cipher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	opened := storetest.Open(t)
+	st, key := opened.Store, opened.Key
 	users := auth.NewUsers(st)
 	if _, err := users.EnsureAdmin(ctx, adminPassword, nil); err != nil {
 		t.Fatal(err)

@@ -22,8 +22,8 @@ import (
 	"github.com/smartorch/smartorch/apiserver"
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
-	"github.com/smartorch/smartorch/devstack"
 	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/store/storetest"
 	"github.com/smartorch/smartorch/testenv"
 	"github.com/smartorch/smartorch/worker"
 )
@@ -54,18 +54,8 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	uri, stop, err := devstack.StartFerretDB(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	key := store.NewKey()
-	cipher, _ := store.NewCipher(key)
-	st, err := store.Open(ctx, uri, "e2e", cipher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	opened := storetest.Open(t)
+	st, uri, key := opened.Store, opened.URI, opened.Key
 
 	tc, err := client.Dial(client.Options{HostPort: env.Temporal.Address, Namespace: env.Temporal.Namespace, Logger: sdklog.NewStructuredLogger(logger)})
 	if err != nil {
@@ -239,7 +229,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	st, err := store.Open(context.Background(), os.Getenv("E2E_MONGO_URI"), "e2e", cipher)
+	st, err := store.Open(context.Background(), os.Getenv("E2E_MONGO_URI"), "smartorch_test", cipher)
 	if err != nil {
 		panic(err)
 	}

@@ -8,47 +8,20 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/smartorch/smartorch/devstack"
 	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/store/storetest"
 )
 
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	uri, stop, err := devstack.StartFerretDB(context.Background(), t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	return openAt(t, uri, store.NewKey())
-}
-
-func openAt(t *testing.T, uri string, key []byte) *store.Store {
-	t.Helper()
-	cipher, err := store.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := store.Open(context.Background(), uri, "smartorch_test", cipher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s
-}
+func openStore(t *testing.T) *store.Store { return storetest.Open(t).Store }
 
 // Reopening an existing database (a restart) keeps the data and the indexes.
 func TestReopen(t *testing.T) {
-	uri, stop, err := devstack.StartFerretDB(context.Background(), t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	key := store.NewKey()
-	first := openAt(t, uri, key)
+	opened := storetest.Open(t)
+	first := opened.Store
 	if err := first.Repos.Insert(context.Background(), &store.Repo{Name: "kept", Password: "pw"}); err != nil {
 		t.Fatal(err)
 	}
-	second := openAt(t, uri, key)
+	second := storetest.Reopen(t, opened.URI, opened.Key)
 	got, err := second.Repos.FindOne(context.Background(), bson.D{{Key: "name", Value: "kept"}})
 	if err != nil || got.Password != "pw" {
 		t.Fatalf("after reopening: %+v, %v", got, err)
