@@ -28,13 +28,19 @@ func (a *Clusters) meshCluster(c *store.Cluster) (mesh.Cluster, error) {
 	return mesh.Cluster{Name: c.Name, Client: client, Host: host}, nil
 }
 
-// DetectMesh reports whether the cluster runs Cilium with ClusterMesh enabled.
-func (a *Clusters) DetectMesh(ctx context.Context, id string) (bool, error) {
+// loadMesh reads the cluster and its ClusterMesh handle.
+func (a *Clusters) loadMesh(ctx context.Context, id string) (*store.Cluster, mesh.Cluster, error) {
 	c, err := a.Store.Clusters.Get(ctx, id)
 	if err != nil {
-		return false, err
+		return nil, mesh.Cluster{}, err
 	}
 	mc, err := a.meshCluster(c)
+	return c, mc, err
+}
+
+// DetectMesh reports whether the cluster runs Cilium with ClusterMesh enabled.
+func (a *Clusters) DetectMesh(ctx context.Context, id string) (bool, error) {
+	c, mc, err := a.loadMesh(ctx, id)
 	if err != nil {
 		return false, err
 	}
@@ -100,16 +106,12 @@ func (a *Clusters) ReleaseMeshID(ctx context.Context, id string) error {
 
 // SetMeshIdentity writes the cluster's name and id into its Cilium configuration.
 func (a *Clusters) SetMeshIdentity(ctx context.Context, id string) error {
-	c, err := a.Store.Clusters.Get(ctx, id)
+	c, mc, err := a.loadMesh(ctx, id)
 	if err != nil {
 		return err
 	}
 	if c.Mesh == nil {
 		return permanentError("cluster %s has no ClusterMesh id", c.Name)
-	}
-	mc, err := a.meshCluster(c)
-	if err != nil {
-		return err
 	}
 	_, err = mesh.SetIdentity(ctx, mc, c.Mesh.ID)
 	return err
@@ -118,14 +120,10 @@ func (a *Clusters) SetMeshIdentity(ctx context.Context, id string) error {
 // RestoreMeshIdentity puts back the Cilium identity the cluster had before
 // it joined; a cluster not in the mesh is left alone.
 func (a *Clusters) RestoreMeshIdentity(ctx context.Context, id string) error {
-	c, err := a.Store.Clusters.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if c.Mesh == nil {
+	c, mc, err := a.loadMesh(ctx, id)
+	if c != nil && c.Mesh == nil {
 		return nil
 	}
-	mc, err := a.meshCluster(c)
 	if err != nil {
 		return err
 	}
@@ -137,11 +135,7 @@ func (a *Clusters) RestoreMeshIdentity(ctx context.Context, id string) error {
 // joined before the cloud are connected when it arrives). Then it restarts
 // the Cilium agents of every cluster it changed. It returns the peers.
 func (a *Clusters) ConnectMesh(ctx context.Context, id string) ([]string, error) {
-	c, err := a.Store.Clusters.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	local, err := a.meshCluster(c)
+	c, local, err := a.loadMesh(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -196,14 +190,10 @@ func (a *Clusters) meshPeers(ctx context.Context, c *store.Cluster) ([]store.Clu
 // it, restarting the agents of each cluster changed. Peers that are gone
 // are skipped.
 func (a *Clusters) DisconnectMesh(ctx context.Context, id string) error {
-	c, err := a.Store.Clusters.Get(ctx, id)
+	c, local, err := a.loadMesh(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	local, err := a.meshCluster(c)
 	if err != nil {
 		return err
 	}
