@@ -28,6 +28,8 @@ type Config struct {
 	// Temporal starts, queries and signals the workflows on TaskQueue.
 	Temporal  client.Client
 	TaskQueue string
+	// Prometheus is the central Prometheus URL; empty means none.
+	Prometheus string
 	// Ready are the dependencies /readyz checks, by name.
 	Ready  map[string]func(context.Context) error
 	Logger *slog.Logger

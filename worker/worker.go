@@ -17,6 +17,10 @@ type Options struct {
 	Store     *store.Store
 	// MetricsDir is the file_sd directory of the central Prometheus.
 	MetricsDir string
+	// Prometheus is the central Prometheus URL; empty means none.
+	Prometheus string
+	// CacheDir holds downloaded charts.
+	CacheDir string
 }
 
 // New returns a worker with every workflow and activity registered.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -26,6 +27,8 @@ type config struct {
 	uiPort            int
 	temporalUIURL     string
 	metricsDir        string
+	prometheusURL     string
+	cacheDir          string
 	tokenTTL          time.Duration
 	logFormat         string
 	logLevel          string
@@ -65,6 +68,8 @@ func parseConfig(cmd string, args []string) (*config, error) {
 	str(&c.taskQueue, "task-queue", "SMARTORCH_TASK_QUEUE", "smartorch", "Temporal task queue")
 	str(&c.temporalUIURL, "temporal-ui-url", "SMARTORCH_TEMPORAL_UI_URL", "", "Temporal Web UI URL to show users")
 	str(&c.metricsDir, "metrics-dir", "SMARTORCH_METRICS_DIR", "", "file_sd directory of the central Prometheus, where joined clusters are registered"+devHint(cmd, "<data-dir>/prometheus when empty"))
+	str(&c.prometheusURL, "prometheus-url", "SMARTORCH_PROMETHEUS_URL", "", "central Prometheus URL, for traffic-aware placement and node usage; empty means none")
+	str(&c.cacheDir, "cache-dir", "SMARTORCH_CACHE_DIR", defaultCacheDir(), "directory for downloaded charts")
 	str(&c.logFormat, "log-format", "SMARTORCH_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "SMARTORCH_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", envDuration("SMARTORCH_TOKEN_TTL", 12*time.Hour), "how long login tokens last (env SMARTORCH_TOKEN_TTL)")
@@ -128,4 +133,12 @@ func (c *config) logger() *slog.Logger {
 
 func (c *config) cipherKey() ([]byte, error) {
 	return store.ParseKey(c.secretKey)
+}
+
+func defaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "smartorch")
 }

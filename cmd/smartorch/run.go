@@ -67,12 +67,13 @@ func (s *services) startAPI(generate func() string) (adminPassword string, stop 
 		return "", nil, err
 	}
 	app := apiserver.New(apiserver.Config{
-		Store:     s.store,
-		Tokens:    tokens,
-		Users:     users,
-		Charts:    chartrepo.Checker{},
-		Temporal:  s.temporal,
-		TaskQueue: s.cfg.taskQueue,
+		Store:      s.store,
+		Tokens:     tokens,
+		Users:      users,
+		Charts:     chartrepo.Checker{},
+		Temporal:   s.temporal,
+		TaskQueue:  s.cfg.taskQueue,
+		Prometheus: s.cfg.prometheusURL,
 		Ready: map[string]func(context.Context) error{
 			"store": s.store.Ping,
 			"temporal": func(ctx context.Context) error {
@@ -100,6 +101,8 @@ func (s *services) startWorker() (stop func(), err error) {
 		TaskQueue:  s.cfg.taskQueue,
 		Store:      s.store,
 		MetricsDir: s.cfg.metricsDir,
+		Prometheus: s.cfg.prometheusURL,
+		CacheDir:   s.cfg.cacheDir,
 	})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
