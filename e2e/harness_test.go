@@ -64,8 +64,13 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	t.Cleanup(tc.Close)
 	taskQueue := "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	metricsDir := t.TempDir()
+	prometheus := ""
+	if env.Prometheus != nil {
+		prometheus = env.Prometheus.URL
+	}
+	cacheDir := t.TempDir()
 	if inProcessWorker {
-		w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir})
+		w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir, Prometheus: prometheus, CacheDir: cacheDir})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +84,7 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	tokens, _ := auth.NewTokens(key, time.Hour)
 	app := apiserver.New(apiserver.Config{
 		Store: st, Tokens: tokens, Users: users, Charts: chartrepo.Checker{Timeout: 5 * time.Second},
-		Temporal: tc, TaskQueue: taskQueue, Logger: logger,
+		Temporal: tc, TaskQueue: taskQueue, Prometheus: prometheus, Logger: logger,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -96,6 +101,8 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 			"E2E_TEMPORAL=" + env.Temporal.Address,
 			"E2E_TASK_QUEUE=" + taskQueue,
 			"E2E_METRICS_DIR=" + metricsDir,
+			"E2E_PROMETHEUS=" + prometheus,
+			"E2E_CACHE_DIR=" + cacheDir,
 		}}
 	var tok struct{ Token string }
 	if code := o.call("POST", "/api/login/tokens", map[string]string{"username": "admin", "password": adminPassword}, &tok); code != 201 {
@@ -237,7 +244,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	w := worker.New(tc, worker.Options{TaskQueue: os.Getenv("E2E_TASK_QUEUE"), Store: st, MetricsDir: os.Getenv("E2E_METRICS_DIR")})
+	w := worker.New(tc, worker.Options{TaskQueue: os.Getenv("E2E_TASK_QUEUE"), Store: st, MetricsDir: os.Getenv("E2E_METRICS_DIR"),
+		Prometheus: os.Getenv("E2E_PROMETHEUS"), CacheDir: os.Getenv("E2E_CACHE_DIR")})
 	if err := w.Run(sdkworker.InterruptCh()); err != nil {
 		panic(err)
 	}
