@@ -1,14 +1,19 @@
 package apiserver
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/smartorch/smartorch/kubeconfig"
+	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/usage"
 )
 
 // nodeView is a node as GET /api/k8sclusters/node/:clusterid shows it.
@@ -23,6 +28,8 @@ type nodeView struct {
 	// Requested sums the requests of the node's non-terminal pods.
 	Requested corev1.ResourceList `json:"requested"`
 	Pods      int                 `json:"pods"`
+	// Usage is live usage from Prometheus, when it has some.
+	Usage *usage.NodeUsage `json:"usage,omitempty"`
 }
 
 const rolePrefix = "node-role.kubernetes.io/"
@@ -89,7 +96,39 @@ func (s *server) clusterNodes(c *fiber.Ctx) error {
 		slices.Sort(v.Roles)
 		views = append(views, v)
 	}
+	s.addUsage(cx, cluster, nodes.Items, views)
 	return c.JSON(views)
+}
+
+// usageTimeout bounds the Prometheus queries of one request: the nodes are
+// worth answering without usage, and quickly.
+const usageTimeout = 2 * time.Second
+
+// addUsage fills in the nodes' usage from the cluster's own Prometheus, else
+// the central one. Without Prometheus, or when it fails, the views stay as
+// they are.
+func (s *server) addUsage(ctx context.Context, cluster *store.Cluster, nodes []corev1.Node, views []nodeView) {
+	url := s.Prometheus
+	if cluster.PrometheusURL != "" {
+		url = cluster.PrometheusURL
+	}
+	if url == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, usageTimeout)
+	defer cancel()
+	byNode, err := usage.Client{URL: url, Timeout: usageTimeout}.NodeUsage(ctx, cluster.Name, nodes)
+	switch {
+	case errors.Is(err, usage.ErrNoData):
+		s.Logger.Debug("no node usage in Prometheus", "cluster", cluster.Name)
+	case err != nil:
+		s.Logger.Warn("node usage from Prometheus", "cluster", cluster.Name, "error", err)
+	}
+	for i := range views {
+		if u, ok := byNode[views[i].Name]; ok {
+			views[i].Usage = &u
+		}
+	}
 }
 
 // podRequests is what the scheduler reserves for a pod: the larger of the
