@@ -1,0 +1,40 @@
+package scheduler
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkPlace100x50 places a few workloads among 100 clusters of 50
+// nodes each, with varied load so that most but not all clusters fit.
+func BenchmarkPlace100x50(b *testing.B) {
+	clusters := make([]Cluster, 100)
+	for i := range clusters {
+		c := withTraffic(edge(fmt.Sprintf("edge-%03d", i)), float64(i*1000), now)
+		for j := range 50 {
+			n := nd(fmt.Sprintf("edge-%03d-node-%02d", i, j), 8, 32)
+			n.Requested = res(int64((i*7+j*13)%8000), int64((i*11+j*5)%32)*Gi)
+			c.Nodes = append(c.Nodes, n)
+		}
+		clusters[i] = c
+	}
+	clusters[99].Cloud = true
+	demand := Demand{Workloads: []Workload{
+		{Kind: "Deployment", Name: "web", Replicas: 10, Pod: res(500, Gi)},
+		{Kind: "StatefulSet", Name: "db", Replicas: 3, Pod: res(2000, 8*Gi)},
+		{Kind: "Job", Name: "batch", Replicas: 4, Pod: res(1000, 2*Gi)},
+		{Kind: "DaemonSet", Name: "agent", PerNode: true, Pod: res(50, 64*Mi)},
+	}}
+	for _, policy := range []Policy{WorstFit, BestFit, TrafficMost} {
+		b.Run(string(policy), func(b *testing.B) {
+			req := Request{Policy: policy, Demand: demand, Clusters: clusters, Now: now}
+			if d := Place(req); d.ClusterID == "" {
+				b.Fatalf("nothing fits: %s", d.Reason)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				Place(req)
+			}
+		})
+	}
+}
