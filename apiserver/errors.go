@@ -19,6 +19,9 @@ type Error struct {
 	Err       string `json:"error"`
 	Message   string `json:"message"`
 	RequestID string `json:"requestId,omitempty"`
+	// Details explain the error further, e.g. the placement decision when
+	// no cluster fits.
+	Details any `json:"details,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
+	"github.com/smartorch/smartorch/placement"
 	"github.com/smartorch/smartorch/store"
 	"github.com/smartorch/smartorch/workflows"
 )
@@ -28,6 +29,8 @@ type Config struct {
 	// Temporal starts, queries and signals the workflows on TaskQueue.
 	Temporal  client.Client
 	TaskQueue string
+	// Planner previews placements.
+	Planner *placement.Planner
 	// Prometheus is the central Prometheus URL; empty means none.
 	Prometheus string
 	// Ready are the dependencies /readyz checks, by name.
@@ -93,6 +96,12 @@ func New(cfg Config) *fiber.App {
 	api.Get("/k8sclusters/node/:clusterid", s.clusterNodes)
 	api.Get("/k8sclusters/:id", s.getCluster)
 	api.Delete("/k8sclusters/:id", s.removeCluster)
+
+	api.Get("/enabler/instanced", s.listEnablers)
+	api.Post("/enabler", s.addEnabler)
+	api.Get("/enabler/enabler_cluster/:id", s.clusterEnablers)
+	api.Get("/enabler/:id", s.getEnabler)
+	api.Post("/placement/preview", s.preview)
 
 	api.Get("/operations/:id", s.getOperation)
 	api.Post("/operations/:id/retry", s.signalOperation(workflows.SignalRetry))

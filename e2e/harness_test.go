@@ -22,6 +22,8 @@ import (
 	"github.com/smartorch/smartorch/apiserver"
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
+	"github.com/smartorch/smartorch/placement"
+	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/store"
 	"github.com/smartorch/smartorch/store/storetest"
 	"github.com/smartorch/smartorch/testenv"
@@ -69,8 +71,9 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 		prometheus = env.Prometheus.URL
 	}
 	cacheDir := t.TempDir()
+	planner := newPlanner(st, cacheDir, prometheus)
 	if inProcessWorker {
-		w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir, Prometheus: prometheus, CacheDir: cacheDir})
+		w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir, Planner: planner, Logger: logger})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +87,7 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	tokens, _ := auth.NewTokens(key, time.Hour)
 	app := apiserver.New(apiserver.Config{
 		Store: st, Tokens: tokens, Users: users, Charts: chartrepo.Checker{Timeout: 5 * time.Second},
-		Temporal: tc, TaskQueue: taskQueue, Prometheus: prometheus, Logger: logger,
+		Temporal: tc, TaskQueue: taskQueue, Prometheus: prometheus, Planner: planner, Logger: logger,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -110,6 +113,10 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	}
 	o.token = tok.Token
 	return o
+}
+
+func newPlanner(st *store.Store, cacheDir, prometheus string) *placement.Planner {
+	return &placement.Planner{Store: st, Charts: &release.Charts{CacheDir: cacheDir}, Prometheus: prometheus}
 }
 
 // call sends a JSON request and decodes the answer into out (if not nil).
@@ -245,7 +252,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	w := worker.New(tc, worker.Options{TaskQueue: os.Getenv("E2E_TASK_QUEUE"), Store: st, MetricsDir: os.Getenv("E2E_METRICS_DIR"),
-		Prometheus: os.Getenv("E2E_PROMETHEUS"), CacheDir: os.Getenv("E2E_CACHE_DIR")})
+		Planner: newPlanner(st, os.Getenv("E2E_CACHE_DIR"), os.Getenv("E2E_PROMETHEUS"))})
 	if err := w.Run(sdkworker.InterruptCh()); err != nil {
 		panic(err)
 	}

@@ -55,7 +55,7 @@ func (d Demand) Total() Resources {
 
 // DemandOf reads a rendered chart (Helm's manifest: YAML documents separated
 // by ---) and returns one Workload per pod template. Kinds that run no pods
-// now (CronJob, Service, ConfigMap, ...) are skipped. A container without a
+// now (CronJob, Service, ConfigMap, ...) and Helm hooks are skipped. A container without a
 // cpu or memory request gets its limit, as the API server would, or else the
 // value in defaults.
 func DemandOf(manifest string, defaults Resources) (Demand, error) {
@@ -94,11 +94,17 @@ func workloadOf(doc []byte, defaults Resources) (w Workload, ok bool, err error)
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
 		Metadata   struct {
-			Name string `json:"name"`
+			Name        string            `json:"name"`
+			Annotations map[string]string `json:"annotations"`
 		} `json:"metadata"`
 	}
 	if err := yaml.Unmarshal(doc, &meta); err != nil {
 		return w, false, err
+	}
+	// Hooks (pre-install jobs, tests) run and end around the install; the
+	// release's lasting demand is its other workloads.
+	if _, hook := meta.Metadata.Annotations["helm.sh/hook"]; hook {
+		return w, false, nil
 	}
 	w = Workload{Kind: meta.Kind, Name: meta.Metadata.Name}
 	replicas := int32(1)

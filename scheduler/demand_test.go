@@ -108,6 +108,12 @@ kind: Service
 metadata: {name: web}
 spec: {ports: [{port: 80}]}
 ---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, annotations: {helm.sh/hook: pre-install}}
+spec:
+  template: {spec: {containers: [{name: c, resources: {requests: {cpu: 8, memory: 8Gi}}}]}}
+---
 apiVersion: example.com/v1
 kind: Deployment
 metadata: {name: not-apps}

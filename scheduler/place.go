@@ -19,16 +19,16 @@ type Request struct {
 
 // Decision is the choice and its explanation, stored and returned by the API.
 type Decision struct {
-	Policy     Policy               `json:"policy"`             // asked for
-	Applied    Policy               `json:"applied"`            // used
-	Fallback   string               `json:"fallback,omitempty"` // why Applied differs from Policy
-	Demand     Demand               `json:"demand"`
-	Total      Resources            `json:"total"`
-	Candidates []Candidate          `json:"candidates"`          // ranked feasible first (chosen first), then the rest
-	ClusterID  string               `json:"clusterId,omitempty"` // the choice; empty when nothing fits
-	Cluster    string               `json:"cluster,omitempty"`   // its name
-	Reason     string               `json:"reason"`              // why this choice, or why nothing fits
-	Nodes      map[string]Resources `json:"nodes,omitempty"`     // what the placement puts on each node: the reservation to take
+	Policy     Policy      `json:"policy"`             // asked for
+	Applied    Policy      `json:"applied"`            // used
+	Fallback   string      `json:"fallback,omitempty"` // why Applied differs from Policy
+	Demand     Demand      `json:"demand"`
+	Total      Resources   `json:"total"`
+	Candidates []Candidate `json:"candidates"`          // ranked feasible first (chosen first), then the rest
+	ClusterID  string      `json:"clusterId,omitempty"` // the choice; empty when nothing fits
+	Cluster    string      `json:"cluster,omitempty"`   // its name
+	Reason     string      `json:"reason"`              // why this choice, or why nothing fits
+	Nodes      []NodeShare `json:"nodes,omitempty"`     // what the placement puts on each node, by node name: the reservation to take
 }
 
 // Candidate is one cluster's record through the pipeline.
@@ -187,6 +187,13 @@ func competing(evals []*evaluation) []*evaluation {
 	return cloud
 }
 
+// NodeShare is an amount of one node's capacity. (A list, not a map keyed
+// by node name: names hold dots, which document stores refuse in keys.)
+type NodeShare struct {
+	Node      string    `json:"node" bson:"node"`
+	Resources Resources `json:"resources" bson:"resources"`
+}
+
 // choose records e as the decision and marks it chosen.
 func choose(d *Decision, e *evaluation, why string) {
 	d.ClusterID, d.Cluster = e.ClusterID, e.Cluster
@@ -194,10 +201,7 @@ func choose(d *Decision, e *evaluation, why string) {
 	e.Reason = "chosen: " + e.Reason
 	for _, n := range e.nodes {
 		if !n.placed.IsZero() {
-			if d.Nodes == nil {
-				d.Nodes = map[string]Resources{}
-			}
-			d.Nodes[n.name] = n.placed
+			d.Nodes = append(d.Nodes, NodeShare{Node: n.name, Resources: n.placed})
 		}
 	}
 }

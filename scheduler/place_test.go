@@ -123,7 +123,7 @@ func TestPlaceCandidateFigures(t *testing.T) {
 	if got.Fits != 3 || got.Needed != 1 {
 		t.Errorf("fits %d needed %d, want 3 and 1", got.Fits, got.Needed)
 	}
-	if !reflect.DeepEqual(d.Nodes, map[string]Resources{"e-1": res(1000, Gi)}) {
+	if !reflect.DeepEqual(nodeMap(d.Nodes), map[string]Resources{"e-1": res(1000, Gi)}) {
 		t.Errorf("nodes %v", d.Nodes)
 	}
 }
@@ -375,14 +375,14 @@ func TestPlaceSpreadsAndPlacesLargestFirst(t *testing.T) {
 	}}
 	d := Place(Request{Policy: WorstFit, Demand: demand, Clusters: []Cluster{edge("e", nd("e-1", 4, 16), nd("e-2", 4, 16))}})
 	want := map[string]Resources{"e-1": res(4000, Gi), "e-2": res(4000, 4*Gi)}
-	if !reflect.DeepEqual(d.Nodes, want) {
+	if !reflect.DeepEqual(nodeMap(d.Nodes), want) {
 		t.Fatalf("nodes %v, want %v (%s)", d.Nodes, want, d.Reason)
 	}
 
 	// Equal nodes get equal shares.
 	d = Place(Request{Policy: WorstFit, Demand: web(4, 1, 1), Clusters: []Cluster{edge("e", nd("e-1", 8, 8), nd("e-2", 8, 8))}})
 	want = map[string]Resources{"e-1": res(2000, 2*Gi), "e-2": res(2000, 2*Gi)}
-	if !reflect.DeepEqual(d.Nodes, want) {
+	if !reflect.DeepEqual(nodeMap(d.Nodes), want) {
 		t.Errorf("nodes %v, want %v", d.Nodes, want)
 	}
 }
@@ -400,7 +400,7 @@ func TestPlacePerNode(t *testing.T) {
 		t.Fatalf("chose %q: %s", d.Cluster, d.Reason)
 	}
 	want := map[string]Resources{"ok-1": res(1500, 2*Gi), "ok-2": res(500, Gi)}
-	if !reflect.DeepEqual(d.Nodes, want) {
+	if !reflect.DeepEqual(nodeMap(d.Nodes), want) {
 		t.Errorf("nodes %v, want %v", d.Nodes, want)
 	}
 	if c := candidate(t, d, "ok"); c.Needed != 3 {
@@ -446,4 +446,15 @@ func TestDecisionJSONRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(back, d) {
 		t.Errorf("round trip changed the decision:\n%+v\n%+v", d, back)
 	}
+}
+
+func nodeMap(shares []NodeShare) map[string]Resources {
+	if shares == nil {
+		return nil
+	}
+	m := map[string]Resources{}
+	for _, s := range shares {
+		m[s.Node] = s.Resources
+	}
+	return m
 }

@@ -1,6 +1,11 @@
 package store
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/smartorch/smartorch/scheduler"
+)
 
 // Meta is embedded in every document: identity, optimistic-concurrency
 // revision and timestamps, all maintained by the store.
@@ -108,13 +113,74 @@ func (c *Cluster) open(ci *Cipher) error {
 	return err
 }
 
+// Enabler statuses beyond the cluster ones (Pending, Enabled, Error).
+const (
+	StatusTerminated = "Terminated"
+	StatusMissing    = "Missing"
+)
+
 // Enabler is a Helm release managed by the orchestrator.
 type Enabler struct {
-	Meta      `bson:",inline"`
+	Meta `bson:",inline"`
+	// Name is also the Helm release name.
 	Name      string `bson:"name" json:"name"`
 	HelmChart string `bson:"helmChart" json:"helmChart"`
-	Version   string `bson:"version,omitempty" json:"version,omitempty"`
-	Namespace string `bson:"namespace" json:"namespace"`
-	ClusterID string `bson:"clusterId,omitempty" json:"clusterId,omitempty"`
-	Status    string `bson:"status" json:"status"`
+	// Version is the chart version asked for (exact, a constraint or empty
+	// for the latest); ChartVersion is the exact version it resolved to.
+	Version      string `bson:"version,omitempty" json:"version,omitempty"`
+	ChartVersion string `bson:"chartVersion,omitempty" json:"chartVersion,omitempty"`
+	Namespace    string `bson:"namespace" json:"namespace"`
+	// Values are the Helm values (the seed's additionalParams), plaintext in
+	// memory only: they often carry passwords.
+	Values       map[string]any `bson:"-" json:"additionalParams"`
+	SealedValues []byte         `bson:"values,omitempty" json:"-"`
+	// Auto asks for placement by Policy; otherwise Target (the seed's vim,
+	// a cluster name or id) is where it goes.
+	Auto           bool   `bson:"auto" json:"auto"`
+	Policy         string `bson:"policy,omitempty" json:"placementPolicy,omitempty"`
+	Target         string `bson:"target,omitempty" json:"vim,omitempty"`
+	TimeoutSeconds int    `bson:"timeoutSeconds" json:"timeout"`
+	// ClusterID and Cluster (its name) say where the enabler was placed.
+	ClusterID    string `bson:"clusterId,omitempty" json:"clusterId,omitempty"`
+	Cluster      string `bson:"cluster,omitempty" json:"cluster,omitempty"`
+	Status       string `bson:"status" json:"status"`
+	StatusReason string `bson:"statusReason,omitempty" json:"statusReason,omitempty"`
+	OperationID  string `bson:"operationId,omitempty" json:"operationId,omitempty"`
+	// Placement is the decision record: every cluster's inputs and verdict.
+	Placement *scheduler.Decision `bson:"placement,omitempty" json:"placement,omitempty"`
+	// ReleaseRevision is the Helm revision the last operation deployed.
+	ReleaseRevision int `bson:"releaseRevision,omitempty" json:"releaseRevision,omitempty"`
+}
+
+func (e *Enabler) seal(c *Cipher) error {
+	data, err := json.Marshal(e.Values)
+	if err != nil {
+		return err
+	}
+	e.SealedValues = c.Seal(data, "enablers/"+e.ID+"/values")
+	return nil
+}
+
+func (e *Enabler) open(c *Cipher) error {
+	data, err := c.Open(e.SealedValues, "enablers/"+e.ID+"/values")
+	if err != nil {
+		return err
+	}
+	e.Values = map[string]any{}
+	return json.Unmarshal(data, &e.Values)
+}
+
+// Reservation holds, for one cluster (its id is the document's), the
+// capacity of placements decided but not yet running. Placements update it
+// with compare-and-swap, so concurrent ones never promise the same room twice.
+type Reservation struct {
+	Meta  `bson:",inline"`
+	Holds []Hold `bson:"holds" json:"holds"`
+}
+
+// Hold is what one enabler's placement keeps on each node.
+type Hold struct {
+	EnablerID string                `bson:"enablerId" json:"enablerId"`
+	Nodes     []scheduler.NodeShare `bson:"nodes" json:"nodes"`
+	Since     time.Time             `bson:"since" json:"since"`
 }

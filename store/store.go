@@ -31,6 +31,8 @@ type Store struct {
 	Repos    *Collection[Repo]
 	Clusters *Collection[Cluster]
 	Enablers *Collection[Enabler]
+	// Reservations has one document per cluster with placements in flight.
+	Reservations *Collection[Reservation]
 }
 
 // Open connects to uri, uses database name and makes sure the indexes exist.
@@ -45,12 +47,13 @@ func Open(ctx context.Context, uri, name string, cipher *Cipher) (*Store, error)
 	}
 	db := client.Database(name)
 	s := &Store{
-		client:   client,
-		db:       db,
-		Users:    newCollection[User](db, "users", cipher, "username"),
-		Repos:    newCollection[Repo](db, "repos", cipher, "name"),
-		Clusters: newCollection[Cluster](db, "clusters", cipher, "name", "cloudSlot", "mesh.id"),
-		Enablers: newCollection[Enabler](db, "enablers", cipher, "name"),
+		client:       client,
+		db:           db,
+		Users:        newCollection[User](db, "users", cipher, "username"),
+		Repos:        newCollection[Repo](db, "repos", cipher, "name"),
+		Clusters:     newCollection[Cluster](db, "clusters", cipher, "name", "cloudSlot", "mesh.id"),
+		Enablers:     newCollection[Enabler](db, "enablers", cipher, "name"),
+		Reservations: newCollection[Reservation](db, "reservations", cipher),
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())

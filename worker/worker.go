@@ -3,10 +3,13 @@
 package worker
 
 import (
+	"log/slog"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/smartorch/smartorch/activities"
+	"github.com/smartorch/smartorch/placement"
 	"github.com/smartorch/smartorch/store"
 	"github.com/smartorch/smartorch/workflows"
 )
@@ -17,17 +20,23 @@ type Options struct {
 	Store     *store.Store
 	// MetricsDir is the file_sd directory of the central Prometheus.
 	MetricsDir string
-	// Prometheus is the central Prometheus URL; empty means none.
-	Prometheus string
-	// CacheDir holds downloaded charts.
-	CacheDir string
+	// Planner places enablers.
+	Planner *placement.Planner
+	Logger  *slog.Logger
 }
 
 // New returns a worker with every workflow and activity registered.
+// Activity names are the method names, so they are unique across the sets.
 func New(c client.Client, opts Options) worker.Worker {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	w := worker.New(c, opts.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.JoinCluster)
 	w.RegisterWorkflow(workflows.RemoveCluster)
+	w.RegisterWorkflow(workflows.InstantiateEnabler)
 	w.RegisterActivity(&activities.Clusters{Store: opts.Store, MetricsDir: opts.MetricsDir})
+	w.RegisterActivity(&activities.Enablers{Store: opts.Store, Planner: opts.Planner, Logger: logger})
 	return w
 }

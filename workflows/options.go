@@ -21,6 +21,23 @@ var (
 			MaximumAttempts:    6,
 		},
 	}
+	// longClusterCall is a cluster call that waits for the cluster to act
+	// (e.g. an uninstall until the resources are gone), heartbeating.
+	longClusterCall = workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         clusterCall.RetryPolicy,
+	}
+	// waitReady waits within the enabler's own timeout (at most an hour),
+	// heartbeating; not ready in time is for the operator to judge.
+	waitReady = workflow.ActivityOptions{
+		StartToCloseTimeout: 65 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second,
+			MaximumAttempts: 1,
+		},
+	}
 	// storeCall reads or writes the orchestrator's own store, which is
 	// expected back soon after any outage: retried for about five minutes.
 	storeCall = workflow.ActivityOptions{
@@ -42,4 +59,5 @@ func WorkflowID(operation, resourceID string) string { return operation + "-" + 
 const (
 	OpJoinCluster   = "cluster-join"
 	OpRemoveCluster = "cluster-remove"
+	OpInstantiate   = "enabler-instantiate"
 )

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -13,6 +14,8 @@ import (
 	"github.com/smartorch/smartorch/apiserver"
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
+	"github.com/smartorch/smartorch/placement"
+	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/store"
 	"github.com/smartorch/smartorch/worker"
 )
@@ -74,6 +77,7 @@ func (s *services) startAPI(generate func() string) (adminPassword string, stop 
 		Temporal:   s.temporal,
 		TaskQueue:  s.cfg.taskQueue,
 		Prometheus: s.cfg.prometheusURL,
+		Planner:    s.planner(),
 		Ready: map[string]func(context.Context) error{
 			"store": s.store.Ping,
 			"temporal": func(ctx context.Context) error {
@@ -101,8 +105,8 @@ func (s *services) startWorker() (stop func(), err error) {
 		TaskQueue:  s.cfg.taskQueue,
 		Store:      s.store,
 		MetricsDir: s.cfg.metricsDir,
-		Prometheus: s.cfg.prometheusURL,
-		CacheDir:   s.cfg.cacheDir,
+		Planner:    s.planner(),
+		Logger:     s.logger,
 	})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -141,4 +145,13 @@ func serve(ctx context.Context, cfg *config, start func(*services) (stop func(),
 	<-ctx.Done()
 	stop()
 	return nil
+}
+
+func (s *services) planner() *placement.Planner {
+	return &placement.Planner{
+		Store:      s.store,
+		Charts:     &release.Charts{CacheDir: filepath.Join(s.cfg.cacheDir, "charts"), Logger: s.logger},
+		Prometheus: s.cfg.prometheusURL,
+		Logger:     s.logger,
+	}
 }

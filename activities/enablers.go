@@ -1,0 +1,207 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/smartorch/smartorch/placement"
+	"github.com/smartorch/smartorch/release"
+	"github.com/smartorch/smartorch/scheduler"
+	"github.com/smartorch/smartorch/store"
+)
+
+// Enablers are the activities of the enabler workflows.
+type Enablers struct {
+	Store   *store.Store
+	Planner *placement.Planner
+	Logger  *slog.Logger
+}
+
+func (a *Enablers) spec(e *store.Enabler) placement.Spec {
+	return placement.Spec{
+		Name: e.Name, Namespace: e.Namespace, HelmChart: e.HelmChart, Version: e.Version,
+		Values: e.Values, Policy: scheduler.Policy(e.Policy), Target: e.Target,
+	}
+}
+
+// update applies change to the stored enabler, re-reading on a concurrent change.
+func (a *Enablers) update(ctx context.Context, id string, change func(*store.Enabler)) error {
+	for {
+		e, err := a.Store.Enablers.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		change(e)
+		err = a.Store.Enablers.Update(ctx, e)
+		if !errors.Is(err, store.ErrStale) {
+			return err
+		}
+	}
+}
+
+// chartError makes the caller's mistakes (no such chart or version, values
+// the chart refuses) permanent; anything else is worth retrying.
+func chartError(err error) error {
+	if errors.Is(err, release.ErrChartNotFound) || errors.Is(err, release.ErrInvalidValues) {
+		return permanentError("%v", err)
+	}
+	return err
+}
+
+// Demand resolves the chart version, records it, and returns what the
+// chart rendered with the enabler's values requests.
+func (a *Enablers) Demand(ctx context.Context, id string) (scheduler.Demand, error) {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return scheduler.Demand{}, err
+	}
+	demand, resolved, err := a.Planner.Demand(ctx, a.spec(e))
+	if err != nil {
+		return scheduler.Demand{}, chartError(err)
+	}
+	err = a.update(ctx, id, func(e *store.Enabler) { e.ChartVersion = resolved.Version })
+	return demand, err
+}
+
+// Place chooses the cluster, holds its capacity and records the decision.
+// Run again after a crash, it keeps the decision already recorded.
+func (a *Enablers) Place(ctx context.Context, id string, demand scheduler.Demand) error {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if e.Placement != nil && e.ClusterID != "" {
+		if held, err := a.Planner.Holds(ctx, id); err != nil || held {
+			return err
+		}
+	}
+	decision, err := a.Planner.Reserve(ctx, id, a.spec(e), demand)
+	if err != nil {
+		return err
+	}
+	err = a.update(ctx, id, func(e *store.Enabler) {
+		e.Placement = &decision
+		e.ClusterID, e.Cluster = decision.ClusterID, decision.Cluster
+	})
+	if err != nil {
+		return err
+	}
+	if decision.ClusterID == "" {
+		return permanentError("%s", decision.Reason)
+	}
+	return nil
+}
+
+// ReleaseReservation drops the enabler's hold on capacity: its pods run (and
+// count) or it was given up.
+func (a *Enablers) ReleaseReservation(ctx context.Context, id string) error {
+	return a.Planner.Release(ctx, id)
+}
+
+// target is the release's cluster and namespace.
+func (a *Enablers) target(ctx context.Context, e *store.Enabler) (release.Target, error) {
+	c, err := a.Store.Clusters.Get(ctx, e.ClusterID)
+	if err != nil {
+		return release.Target{}, err
+	}
+	return release.Target{Kubeconfig: c.Credentials, Namespace: e.Namespace, Logger: a.Logger}, nil
+}
+
+// Install installs the release on the chosen cluster, or adopts the one an
+// earlier attempt installed.
+func (a *Enablers) Install(ctx context.Context, id string) error {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	t, err := a.target(ctx, e)
+	if err != nil {
+		return err
+	}
+	repos, err := a.Planner.Repositories(ctx)
+	if err != nil {
+		return err
+	}
+	ch, _, err := a.Planner.Charts.Load(ctx, e.HelmChart, e.ChartVersion, repos)
+	if err != nil {
+		return chartError(err)
+	}
+	rel, err := release.Install(ctx, t, ch, e.Name, e.ID, e.Values)
+	if errors.Is(err, release.ErrNotOwned) {
+		return permanentError("cluster %s: %v: a release named %s exists that this enabler did not install", e.Cluster, err, e.Name)
+	}
+	if err != nil {
+		return err
+	}
+	return a.update(ctx, id, func(e *store.Enabler) { e.ReleaseRevision = rel.Revision })
+}
+
+// WaitReady waits until the release's workloads are ready, within the
+// enabler's timeout, heartbeating meanwhile.
+func (a *Enablers) WaitReady(ctx context.Context, id string) error {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	t, err := a.target(ctx, e)
+	if err != nil {
+		return err
+	}
+	ctx, stop := heartbeat(ctx)
+	defer stop()
+	timeout := time.Duration(e.TimeoutSeconds) * time.Second
+	if err := release.WaitReady(ctx, t, e.Name, timeout); err != nil {
+		return fmt.Errorf("release %s on %s not ready within %s: %w", e.Name, e.Cluster, timeout, err)
+	}
+	return nil
+}
+
+// Uninstall removes the release if it is there and ours.
+func (a *Enablers) Uninstall(ctx context.Context, id string) error {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil || e.ClusterID == "" {
+		return err
+	}
+	t, err := a.target(ctx, e)
+	if err != nil {
+		return err
+	}
+	ctx, stop := heartbeat(ctx)
+	defer stop()
+	err = release.Uninstall(ctx, t, e.Name, e.ID)
+	if errors.Is(err, release.ErrNotOwned) {
+		// Not ours: nothing of ours to undo.
+		return nil
+	}
+	return err
+}
+
+// SetEnablerStatus records the enabler's status and its reason.
+func (a *Enablers) SetEnablerStatus(ctx context.Context, id, status, reason string) error {
+	return a.update(ctx, id, func(e *store.Enabler) { e.Status, e.StatusReason = status, reason })
+}
+
+// heartbeat reports progress every few seconds until stop, so a worker that
+// dies mid-activity is noticed by its heartbeat timeout, not its long
+// start-to-close timeout.
+func heartbeat(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return ctx, cancel
+}

@@ -1,0 +1,233 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/smartorch/smartorch/placement"
+	"github.com/smartorch/smartorch/release"
+	"github.com/smartorch/smartorch/scheduler"
+	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/workflows"
+)
+
+// enablerRequest is the body of POST /api/enabler and /api/placement/preview.
+type enablerRequest struct {
+	// Helm release names are DNS-1123 labels of at most 53 characters.
+	EnablerName      string         `json:"enablerName" validate:"required,max=53,dns1123label"`
+	HelmChart        string         `json:"helmChart" validate:"required,max=512"`
+	AdditionalParams map[string]any `json:"additionalParams"`
+	Vim              string         `json:"vim" validate:"max=253"`
+	Auto             *flexBool      `json:"auto"`
+	PlacementPolicy  string         `json:"placementPolicy" validate:"max=64"`
+	// PlacementPolicySnake is the spelling the original's code read.
+	PlacementPolicySnake string      `json:"placement_policy" validate:"max=64"`
+	Version              string      `json:"version" validate:"max=128"`
+	Namespace            string      `json:"namespace" validate:"omitempty,dns1123label"`
+	Timeout              flexSeconds `json:"timeout" validate:"min=0,max=3600"`
+}
+
+var typeOfSeconds = reflect.TypeOf(0)
+
+// flexSeconds accepts 300 and "300" alike (the original sent a header string).
+type flexSeconds int
+
+func (s *flexSeconds) UnmarshalJSON(data []byte) error {
+	n, err := strconv.Atoi(strings.Trim(string(data), `"`))
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: string(data), Type: typeOfSeconds}
+	}
+	*s = flexSeconds(n)
+	return nil
+}
+
+const defaultTimeoutSeconds = 300
+
+// enablerSpec is a checked request: what is to be placed and how.
+type enablerSpec struct {
+	placement.Spec
+	auto    bool
+	timeout int
+	cluster *store.Cluster // the manual target
+}
+
+// check validates what decode cannot: the chart reference, its repository,
+// the choice between vim and auto, the policy and the target cluster.
+func (s *server) check(c *fiber.Ctx, req *enablerRequest) (*enablerSpec, error) {
+	repoName, _, oci, err := release.ParseRef(req.HelmChart)
+	if err != nil {
+		return nil, apiError(fiber.StatusBadRequest, "helmChart: %v", err)
+	}
+	if !oci {
+		cx, cancel := ctx(c)
+		defer cancel()
+		if _, err := s.Store.Repos.FindOne(cx, map[string]any{"name": repoName}); errors.Is(err, store.ErrNotFound) {
+			return nil, apiError(fiber.StatusUnprocessableEntity, "helmChart: chart repository %q is not registered (POST /api/chartrepo)", repoName)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	auto := req.Auto != nil && bool(*req.Auto)
+	switch {
+	case auto && req.Vim != "":
+		return nil, apiError(fiber.StatusBadRequest, "give either vim (the target cluster) or auto=true, not both")
+	case !auto && req.Vim == "":
+		return nil, apiError(fiber.StatusBadRequest, "vim (the target cluster's name or id) is required unless auto is true")
+	}
+	spec := &enablerSpec{auto: auto, timeout: int(req.Timeout)}
+	if spec.timeout == 0 {
+		spec.timeout = defaultTimeoutSeconds
+	}
+	spec.Spec = placement.Spec{
+		Name: req.EnablerName, Namespace: req.Namespace, HelmChart: req.HelmChart,
+		Version: req.Version, Values: req.AdditionalParams, Policy: scheduler.Manual,
+	}
+	if spec.Namespace == "" {
+		spec.Namespace = "default"
+	}
+	if spec.Values == nil {
+		spec.Values = map[string]any{}
+	}
+	if auto {
+		spec.Policy, err = policy(req)
+		return spec, err
+	}
+	spec.cluster, err = s.cluster(c, req.Vim)
+	if err != nil {
+		return nil, apiError(fiber.StatusUnprocessableEntity, "vim: cluster %q not found", req.Vim)
+	}
+	if spec.cluster.Status != store.StatusEnabled {
+		return nil, apiError(fiber.StatusConflict, "vim: cluster %q is %s, not Enabled", spec.cluster.Name, spec.cluster.Status)
+	}
+	spec.Target = spec.cluster.ID
+	return spec, nil
+}
+
+// policy reads placementPolicy (or placement_policy); none means
+// traffic-most, the original's default, which falls back to worst-fit when
+// there is no traffic data.
+func policy(req *enablerRequest) (scheduler.Policy, error) {
+	name := req.PlacementPolicy
+	if name == "" {
+		name = req.PlacementPolicySnake
+	}
+	if name == "" {
+		return scheduler.TrafficMost, nil
+	}
+	p, err := scheduler.ParsePolicy(name)
+	if err != nil {
+		return "", apiError(fiber.StatusBadRequest, "placementPolicy: %v", err)
+	}
+	return p, nil
+}
+
+func (s *server) addEnabler(c *fiber.Ctx) error {
+	var req enablerRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	spec, err := s.check(c, &req)
+	if err != nil {
+		return err
+	}
+	e := &store.Enabler{
+		Name: spec.Name, HelmChart: spec.HelmChart, Version: spec.Version, Namespace: spec.Namespace,
+		Values: spec.Values, Auto: spec.auto, TimeoutSeconds: spec.timeout, Status: store.StatusPending,
+	}
+	if spec.auto {
+		e.Policy = string(spec.Policy)
+	} else {
+		e.Policy, e.Target = string(scheduler.Manual), spec.Target
+	}
+	e.ID = uuid.NewString()
+	e.OperationID = workflows.WorkflowID(workflows.OpInstantiate, e.ID)
+	cx, cancel := ctx(c)
+	defer cancel()
+	if err := s.Store.Enablers.Insert(cx, e); errors.Is(err, store.ErrDuplicate) {
+		return apiError(fiber.StatusConflict, "an enabler named %q already exists", e.Name)
+	} else if err != nil {
+		return err
+	}
+	if err := s.start(c, e.OperationID, workflows.InstantiateEnabler, e.ID); err != nil {
+		_ = s.Store.Enablers.Delete(cx, e.ID)
+		return err
+	}
+	s.Logger.Info("enabler instantiation started", "requestId", requestID(c), "enabler", e.Name, "operation", e.OperationID)
+	return s.accepted(c, e.OperationID, "enabler", func() (any, error) { return s.Store.Enablers.Get(cx, e.ID) })
+}
+
+// preview answers where an enabler would go, and why, without placing it.
+func (s *server) preview(c *fiber.Ctx) error {
+	var req enablerRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	spec, err := s.check(c, &req)
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx(c)
+	defer cancel()
+	demand, _, err := s.Planner.Demand(cx, spec.Spec)
+	switch {
+	case errors.Is(err, release.ErrChartNotFound), errors.Is(err, release.ErrInvalidValues):
+		return apiError(fiber.StatusUnprocessableEntity, "%v", err)
+	case err != nil:
+		return apiError(fiber.StatusBadGateway, "cannot fetch chart %s: %v", spec.HelmChart, err)
+	}
+	decision, err := s.Planner.Preview(cx, spec.Spec, demand)
+	if err != nil {
+		return err
+	}
+	if decision.ClusterID == "" {
+		e := apiError(fiber.StatusUnprocessableEntity, "%s", decision.Reason)
+		e.Details = decision
+		return e
+	}
+	return c.JSON(decision)
+}
+
+func (s *server) listEnablers(c *fiber.Ctx) error {
+	cx, cancel := ctx(c)
+	defer cancel()
+	enablers, err := s.Store.Enablers.Find(cx, nil)
+	if err != nil {
+		return err
+	}
+	return c.JSON(enablers)
+}
+
+func (s *server) getEnabler(c *fiber.Ctx) error {
+	cx, cancel := ctx(c)
+	defer cancel()
+	id := c.Params("id")
+	e, err := s.Store.Enablers.FindOne(cx, map[string]any{"$or": []map[string]any{{"_id": id}, {"name": id}}})
+	if errors.Is(err, store.ErrNotFound) {
+		return apiError(fiber.StatusNotFound, "enabler %q not found", id)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(e)
+}
+
+// clusterEnablers lists the enablers placed on a cluster (name or id).
+func (s *server) clusterEnablers(c *fiber.Ctx) error {
+	cluster, err := s.cluster(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx(c)
+	defer cancel()
+	enablers, err := s.Store.Enablers.Find(cx, map[string]any{"clusterId": cluster.ID})
+	if err != nil {
+		return err
+	}
+	return c.JSON(enablers)
+}

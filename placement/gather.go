@@ -1,0 +1,149 @@
+package placement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	resourcehelper "k8s.io/component-helpers/resource"
+
+	"github.com/smartorch/smartorch/kubeconfig"
+	"github.com/smartorch/smartorch/scheduler"
+	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/usage"
+)
+
+// clusterTimeout bounds reading one cluster: a dead API server makes that
+// cluster unavailable, it does not stall the placement.
+const clusterTimeout = 10 * time.Second
+
+// gather reads every cluster's state in parallel.
+func (p *Planner) gather(ctx context.Context, clusters []store.Cluster, held map[string]*store.Reservation, ignore string, traffic bool) []scheduler.Cluster {
+	out := make([]scheduler.Cluster, len(clusters))
+	var wg sync.WaitGroup
+	for i := range clusters {
+		wg.Go(func() {
+			out[i] = p.clusterState(ctx, &clusters[i], held[clusters[i].ID], ignore, traffic)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (p *Planner) clusterState(ctx context.Context, c *store.Cluster, r *store.Reservation, ignore string, traffic bool) scheduler.Cluster {
+	state := scheduler.Cluster{ID: c.ID, Name: c.Name, Cloud: c.Cloud}
+	if c.Status != store.StatusEnabled {
+		state.Unavailable = "status " + c.Status
+		return state
+	}
+	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
+	defer cancel()
+	nodes, err := readNodes(ctx, c)
+	if err != nil {
+		state.Unavailable = err.Error()
+		return state
+	}
+	reserved := reservedPerNode(r, ignore)
+	for i := range nodes {
+		nodes[i].Reserved = reserved[nodes[i].Name]
+	}
+	state.Nodes = nodes
+	if traffic {
+		state.Traffic = p.traffic(ctx, c)
+	}
+	return state
+}
+
+// readNodes lists the nodes with their allocatable capacity and the requests
+// of the non-terminal pods bound to them.
+func readNodes(ctx context.Context, c *store.Cluster) ([]scheduler.Node, error) {
+	client, _, err := kubeconfig.Client(c.Credentials)
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %v", err)
+	}
+	nodeList, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("API server unreachable: listing nodes: %v", err)
+	}
+	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase!=Succeeded,status.phase!=Failed"})
+	if err != nil {
+		return nil, fmt.Errorf("API server unreachable: listing pods: %v", err)
+	}
+	requested := map[string]scheduler.Resources{}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Spec.NodeName == "" {
+			continue
+		}
+		req := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
+		requested[pod.Spec.NodeName] = requested[pod.Spec.NodeName].Add(scheduler.Resources{
+			MilliCPU: req.Cpu().MilliValue(),
+			Memory:   req.Memory().Value(),
+		})
+	}
+	nodes := make([]scheduler.Node, 0, len(nodeList.Items))
+	for i := range nodeList.Items {
+		n := &nodeList.Items[i]
+		nodes = append(nodes, scheduler.Node{
+			Name:        n.Name,
+			Schedulable: schedulable(n),
+			Allocatable: scheduler.Resources{MilliCPU: n.Status.Allocatable.Cpu().MilliValue(), Memory: n.Status.Allocatable.Memory().Value()},
+			Requested:   requested[n.Name],
+		})
+	}
+	return nodes, nil
+}
+
+// schedulable: Ready, not cordoned and without a taint that keeps new pods off.
+func schedulable(n *corev1.Node) bool {
+	if n.Spec.Unschedulable {
+		return false
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+			return false
+		}
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func reservedPerNode(r *store.Reservation, ignore string) map[string]scheduler.Resources {
+	out := map[string]scheduler.Resources{}
+	if r == nil {
+		return out
+	}
+	for _, h := range r.Holds {
+		if h.EnablerID == ignore {
+			continue
+		}
+		for _, n := range h.Nodes {
+			out[n.Node] = out[n.Node].Add(n.Resources)
+		}
+	}
+	return out
+}
+
+// traffic is the cluster's receive rate, or why there is none.
+func (p *Planner) traffic(ctx context.Context, c *store.Cluster) *scheduler.Traffic {
+	url := p.Prometheus
+	if c.PrometheusURL != "" {
+		url = c.PrometheusURL
+	}
+	s, err := usage.Client{URL: url}.Traffic(ctx, c.Name)
+	switch {
+	case errors.Is(err, usage.ErrNoData):
+		return &scheduler.Traffic{Error: "Prometheus has no traffic series for cluster_name=" + c.Name}
+	case err != nil:
+		return &scheduler.Traffic{Error: err.Error()}
+	}
+	return &scheduler.Traffic{BytesPerSecond: s.Value, At: s.At}
+}
