@@ -131,6 +131,8 @@ func (a *Enablers) Install(ctx context.Context, id string) error {
 	if err != nil {
 		return chartError(err)
 	}
+	ctx, stop := heartbeat(ctx)
+	defer stop()
 	rel, err := release.Install(ctx, t, ch, e.Name, e.ID, e.Values)
 	if errors.Is(err, release.ErrNotOwned) {
 		return permanentError("cluster %s: %v: a release named %s exists that this enabler did not install", e.Cluster, err, e.Name)
@@ -184,6 +186,35 @@ func (a *Enablers) Uninstall(ctx context.Context, id string) error {
 // SetEnablerStatus records the enabler's status and its reason.
 func (a *Enablers) SetEnablerStatus(ctx context.Context, id, status, reason string) error {
 	return a.update(ctx, id, func(e *store.Enabler) { e.Status, e.StatusReason = status, reason })
+}
+
+// EnablerRef names an enabler.
+type EnablerRef struct {
+	ID   string
+	Name string
+}
+
+// EnablersOn lists the enablers placed on a cluster.
+func (a *Enablers) EnablersOn(ctx context.Context, clusterID string) ([]EnablerRef, error) {
+	on, err := a.Store.Enablers.Find(ctx, map[string]any{"clusterId": clusterID})
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]EnablerRef, 0, len(on))
+	for _, e := range on {
+		refs = append(refs, EnablerRef{ID: e.ID, Name: e.Name})
+	}
+	return refs, nil
+}
+
+// Detach marks an enabler whose release is gone Terminated and no longer
+// on any cluster; its record (values, last placement) stays, so it can be
+// instantiated again.
+func (a *Enablers) Detach(ctx context.Context, id, reason string) error {
+	return a.update(ctx, id, func(e *store.Enabler) {
+		e.Status, e.StatusReason = store.StatusTerminated, reason
+		e.ClusterID, e.Cluster = "", ""
+	})
 }
 
 // heartbeat reports progress every few seconds until stop, so a worker that

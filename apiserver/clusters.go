@@ -162,15 +162,21 @@ func (s *server) removeCluster(c *fiber.Ctx) error {
 			return apiError(fiber.StatusConflict, "cluster %q is the cloud cluster: remove the %d edge clusters first (%s)", cluster.Name, len(edges), names(edges))
 		}
 	}
-	enablers, err := s.Store.Enablers.Count(cx, map[string]any{"clusterId": cluster.ID})
+	enablers, err := s.Store.Enablers.Find(cx, map[string]any{"clusterId": cluster.ID})
 	if err != nil {
 		return err
 	}
-	if enablers > 0 {
-		return apiError(fiber.StatusConflict, "cluster %q runs %d enablers: delete them first", cluster.Name, enablers)
+	force := c.QueryBool("force")
+	if len(enablers) > 0 && !force {
+		return apiError(fiber.StatusConflict, "cluster %q runs %d enablers (%s): delete them first, or remove with ?force=true to uninstall them", cluster.Name, len(enablers), enablerNames(enablers))
+	}
+	for _, e := range enablers {
+		if e.Status == store.StatusPending {
+			return apiError(fiber.StatusConflict, "enabler %q on cluster %q has operation %s running: wait for it, or abort it", e.Name, cluster.Name, e.OperationID)
+		}
 	}
 	opID := workflows.WorkflowID(workflows.OpRemoveCluster, cluster.ID)
-	if err := s.start(c, opID, workflows.RemoveCluster, cluster.ID); err != nil {
+	if err := s.start(c, opID, workflows.RemoveCluster, cluster.ID, force); err != nil {
 		return err
 	}
 	s.Logger.Info("cluster removal started", "requestId", requestID(c), "cluster", cluster.Name, "operation", opID)
@@ -181,6 +187,14 @@ func (s *server) removeCluster(c *fiber.Ctx) error {
 		}
 		return got, err
 	})
+}
+
+func enablerNames(enablers []store.Enabler) string {
+	var n []string
+	for _, e := range enablers {
+		n = append(n, e.Name)
+	}
+	return strings.Join(n, ", ")
 }
 
 func names(clusters []store.Cluster) string {

@@ -265,6 +265,27 @@ func TestEnablerPlacement(t *testing.T) {
 		}
 	})
 
+	t.Run("force-removing a cluster uninstalls its enablers first", func(t *testing.T) {
+		var e struct{ Message string }
+		if code := o.call("DELETE", "/api/k8sclusters/edge-2", nil, &e); code != 409 || !strings.Contains(e.Message, "web-traffic") || !strings.Contains(e.Message, "manual") {
+			t.Fatalf("remove edge-2 without force: %d %q, want 409 naming its enablers", code, e.Message)
+		}
+		if code := o.call("DELETE", "/api/k8sclusters/edge-2?force=true&wait=2m", nil, nil); code != 202 {
+			t.Fatalf("force remove: %d", code)
+		}
+		if code, _ := o.cluster("edge-2"); code != 404 {
+			t.Errorf("edge-2 still there: %d", code)
+		}
+		for _, name := range []string{"web-traffic-most", "manual"} {
+			if n := helmReleases(t, clusters["edge-2"], name); n != 0 {
+				t.Errorf("release %s still in edge-2 (%d revisions)", name, n)
+			}
+			if e := o.enabler(name); e.Status != "Terminated" || e.ClusterID != "" {
+				t.Errorf("%s: %+v, want Terminated on no cluster", name, e)
+			}
+		}
+	})
+
 	t.Run("bad requests get a clear 4xx and store nothing", func(t *testing.T) {
 		before, _ := o.store.Enablers.Count(context.Background(), map[string]any{})
 		for _, tc := range []struct {

@@ -38,7 +38,7 @@ func instantiateEnabler(op *operation, id string) error {
 		return err
 	}
 	op.undo("uninstall the release", longClusterCall, enablers.Uninstall, id)
-	if err := op.do("install the release", clusterCall, nil, enablers.Install, id); err != nil {
+	if err := op.do("install the release", longClusterCall, nil, enablers.Install, id); err != nil {
 		return err
 	}
 	if err := op.do("wait until the release is ready", waitReady, nil, enablers.WaitReady, id); err != nil {

@@ -21,11 +21,12 @@ var (
 			MaximumAttempts:    6,
 		},
 	}
-	// longClusterCall is a cluster call that waits for the cluster to act
-	// (e.g. an uninstall until the resources are gone), heartbeating.
+	// longClusterCall is a cluster call that may take minutes (an install,
+	// an uninstall waiting for the resources to go). It heartbeats, so a
+	// worker that dies during it is noticed within the heartbeat timeout.
 	longClusterCall = workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    30 * time.Second,
+		HeartbeatTimeout:    20 * time.Second,
 		RetryPolicy:         clusterCall.RetryPolicy,
 	}
 	// waitReady waits within the enabler's own timeout (at most an hour),

@@ -3,26 +3,35 @@ package workflows
 import (
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/smartorch/smartorch/activities"
 	"github.com/smartorch/smartorch/store"
 )
 
-// RemoveCluster undoes a join: it disconnects the cluster from its mesh
-// peers on both sides, restores its Cilium identity, unregisters the
-// metrics target and deletes the record (which frees its ClusterMesh id). The API refuses the removal when enablers run on the
-// cluster or when it is the cloud cluster with edges still joined.
-func RemoveCluster(ctx workflow.Context, clusterID string) error {
+// RemoveCluster undoes a join: with force it first uninstalls the
+// enablers on the cluster (their records stay, Terminated); then it
+// disconnects the cluster from its mesh peers on both sides, restores its
+// Cilium identity, unregisters the metrics target and deletes the record
+// (which frees its ClusterMesh id). The API refuses the removal of a
+// cluster with enablers without force, and of the cloud cluster while edges
+// are joined.
+func RemoveCluster(ctx workflow.Context, clusterID string, force bool) error {
 	op, err := newOperation(ctx)
 	if err != nil {
 		return err
 	}
-	err = removeCluster(op, clusterID)
+	err = removeCluster(op, clusterID, force)
 	op.finish(err)
 	return err
 }
 
-func removeCluster(op *operation, id string) error {
+func removeCluster(op *operation, id string, force bool) error {
 	if err := op.do("mark the cluster Removing", storeCall, nil, clusters.SetStatus, id, store.StatusRemoving, ""); err != nil {
 		return err
+	}
+	if force {
+		if err := removeEnablers(op, id); err != nil {
+			return err
+		}
 	}
 	if err := op.do("disconnect the mesh peers", clusterCall, nil, clusters.DisconnectMesh, id); err != nil {
 		return err
@@ -34,4 +43,20 @@ func removeCluster(op *operation, id string) error {
 		return err
 	}
 	return op.do("delete the record", storeCall, nil, clusters.Delete, id)
+}
+
+func removeEnablers(op *operation, clusterID string) error {
+	var on []activities.EnablerRef
+	if err := op.do("list the enablers on the cluster", storeCall, &on, enablers.EnablersOn, clusterID); err != nil {
+		return err
+	}
+	for _, e := range on {
+		if err := op.do("uninstall enabler "+e.Name, longClusterCall, nil, enablers.Uninstall, e.ID); err != nil {
+			return err
+		}
+		if err := op.do("mark enabler "+e.Name+" Terminated", storeCall, nil, enablers.Detach, e.ID, "its cluster was removed"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
