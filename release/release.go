@@ -53,7 +53,8 @@ type Release struct {
 	AppVersion   string         `json:"appVersion,omitempty"`
 	Owner        string         `json:"owner,omitempty"` // OwnerLabel value
 	Updated      time.Time      `json:"updated"`
-	Values       map[string]any `json:"values,omitempty"` // user-supplied values of this revision
+	Values       map[string]any `json:"values,omitempty"`      // user-supplied values of this revision
+	Description  string         `json:"description,omitempty"` // Helm's: "Install complete", "Rollback to 2", an error, ...
 }
 
 // Install installs ch as release name owned by owner (an enabler id),
@@ -101,6 +102,16 @@ func Install(ctx context.Context, t Target, ch *chart.Chart, name, owner string,
 		}
 	}
 
+	rel, err := install(ctx, cfg, t, ch, name, owner, values)
+	if err != nil {
+		return Release{}, err
+	}
+	log.Info("release installed", "chart", ch.Name(), "version", ch.Metadata.Version, "revision", rel.Version)
+	return toRelease(rel), nil
+}
+
+// install installs a release that does not exist (any more).
+func install(ctx context.Context, cfg *action.Configuration, t Target, ch *chart.Chart, name, owner string, values map[string]any) (*helmrelease.Release, error) {
 	install := action.NewInstall(cfg)
 	install.ReleaseName = name
 	install.Namespace = t.namespace()
@@ -112,10 +123,9 @@ func Install(ctx context.Context, t Target, ch *chart.Chart, name, owner string,
 	}
 	rel, err := install.RunWithContext(ctx, ch, values)
 	if err != nil {
-		return Release{}, fmt.Errorf("install %s in %s: %w", name, t.namespace(), err)
+		return nil, fmt.Errorf("install %s in %s: %w", name, t.namespace(), err)
 	}
-	log.Info("release installed", "chart", ch.Name(), "version", ch.Metadata.Version, "revision", rel.Version)
-	return toRelease(rel), nil
+	return rel, nil
 }
 
 // Uninstall removes release name if it exists and is owned by owner, and
@@ -303,6 +313,7 @@ func toRelease(r *helmrelease.Release) Release {
 	if r.Info != nil {
 		out.Status = r.Info.Status.String()
 		out.Updated = r.Info.LastDeployed.Time
+		out.Description = r.Info.Description
 	}
 	if r.Chart != nil && r.Chart.Metadata != nil {
 		out.Chart, out.ChartVersion, out.AppVersion = r.Chart.Metadata.Name, r.Chart.Metadata.Version, r.Chart.Metadata.AppVersion

@@ -52,6 +52,19 @@ func TestCluster(t *testing.T) {
 		} {
 			t.Run("Recover/"+status.String(), func(t *testing.T) { h.testRecover(t, status) })
 		}
+		t.Run("UpgradeRollback", h.testUpgradeRollback)
+		for _, status := range []helmrelease.Status{
+			helmrelease.StatusPendingUpgrade, helmrelease.StatusPendingRollback, helmrelease.StatusPendingInstall,
+		} {
+			t.Run("UpgradeRecover/"+status.String(), func(t *testing.T) { h.testUpgradeRecover(t, status, false) })
+		}
+		t.Run("UpgradeRecover/pending-upgrade-alone", func(t *testing.T) {
+			h.testUpgradeRecover(t, helmrelease.StatusPendingUpgrade, true)
+		})
+		t.Run("Check", h.testCheck)
+		t.Run("Volumes", h.testVolumes)
+		t.Run("VolumesInstalled", h.testVolumesInstalled)
+		t.Run("VolumesReclaim", h.testVolumesReclaim)
 		t.Run("NotOwned", h.testNotOwned)
 		t.Run("NotFound", h.testNotFound)
 	})
@@ -223,6 +236,15 @@ func (h *harness) testNotReady(t *testing.T) {
 	}
 	if d := time.Since(begin); d > 12*time.Second {
 		t.Errorf("WaitReady with a 5s timeout took %v", d)
+	}
+
+	// Check says the same in one look.
+	health, err := Check(ctx, tg, "huge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if health.Ready || health.Release == nil || !strings.Contains(strings.Join(health.NotReady, "; "), "Insufficient cpu") {
+		t.Errorf("Check = %+v, want not ready for want of cpu", health)
 	}
 
 	cctx, ccancel := context.WithCancel(ctx)

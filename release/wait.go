@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
+	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/kube"
+	helmrelease "helm.sh/helm/v3/pkg/release"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/resource"
@@ -43,20 +46,10 @@ func WaitReady(ctx context.Context, t Target, name string, timeout time.Duration
 	if err != nil {
 		return err
 	}
-	resources, err := cfg.KubeClient.Build(strings.NewReader(rel.Manifest), false)
-	if err != nil {
-		return fmt.Errorf("resources of release %s: %w", name, err)
-	}
-	client, err := cfg.KubernetesClientSet()
+	w, client, err := newWaiter(cfg, rel, t.logger())
 	if err != nil {
 		return err
 	}
-	w := &waiter{resources: resources}
-	helmLog := debugLog(t.logger())
-	w.checker = kube.NewReadyChecker(client, func(format string, args ...any) {
-		w.reason = fmt.Sprintf(format, args...)
-		helmLog(format, args...)
-	}, kube.PausedAsReady(true), kube.CheckJobs(true))
 
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -96,6 +89,26 @@ type waiter struct {
 	resources kube.ResourceList
 	checker   kube.ReadyChecker
 	reason    string // the checker's last message about the resource being checked
+}
+
+// newWaiter returns a waiter over the resources of rel, and the client it
+// uses.
+func newWaiter(cfg *action.Configuration, rel *helmrelease.Release, log *slog.Logger) (*waiter, kubernetes.Interface, error) {
+	resources, err := cfg.KubeClient.Build(strings.NewReader(rel.Manifest), false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("resources of release %s: %w", rel.Name, err)
+	}
+	client, err := cfg.KubernetesClientSet()
+	if err != nil {
+		return nil, nil, err
+	}
+	w := &waiter{resources: resources}
+	helmLog := debugLog(log)
+	w.checker = kube.NewReadyChecker(client, func(format string, args ...any) {
+		w.reason = fmt.Sprintf(format, args...)
+		helmLog(format, args...)
+	}, kube.PausedAsReady(true), kube.CheckJobs(true))
+	return w, client, nil
 }
 
 // check checks every resource once and returns what is not ready (and
