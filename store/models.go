@@ -113,10 +113,17 @@ func (c *Cluster) open(ci *Cipher) error {
 	return err
 }
 
-// Enabler statuses beyond the cluster ones (Pending, Enabled, Error).
+// Enabler statuses beyond the cluster ones (Pending, Enabled, Error). The
+// -ing ones last while their operation runs; Missing and Degraded are seen
+// on read, when the release is gone or not ready.
 const (
-	StatusTerminated = "Terminated"
-	StatusMissing    = "Missing"
+	StatusTerminating = "Terminating"
+	StatusTerminated  = "Terminated"
+	StatusDeleting    = "Deleting"
+	StatusUpgrading   = "Upgrading"
+	StatusRollingBack = "RollingBack"
+	StatusMissing     = "Missing"
+	StatusDegraded    = "Degraded"
 )
 
 // Enabler is a Helm release managed by the orchestrator.
@@ -150,24 +157,67 @@ type Enabler struct {
 	Placement *scheduler.Decision `bson:"placement,omitempty" json:"placement,omitempty"`
 	// ReleaseRevision is the Helm revision the last operation deployed.
 	ReleaseRevision int `bson:"releaseRevision,omitempty" json:"releaseRevision,omitempty"`
+	// Previous is what an upgrade replaced: restored if the upgrade fails.
+	Previous *PreviousRelease `bson:"previous,omitempty" json:"previous,omitempty"`
+	// VolumeCleanup reports the last volume cleanup.
+	VolumeCleanup *VolumeCleanup `bson:"volumeCleanup,omitempty" json:"volumeCleanup,omitempty"`
 }
 
-func (e *Enabler) seal(c *Cipher) error {
-	data, err := json.Marshal(e.Values)
-	if err != nil {
+// PreviousRelease is the version and values an upgrade replaced.
+type PreviousRelease struct {
+	Version      string         `bson:"version,omitempty" json:"version,omitempty"`
+	ChartVersion string         `bson:"chartVersion,omitempty" json:"chartVersion,omitempty"`
+	Revision     int            `bson:"revision" json:"revision"`
+	Values       map[string]any `bson:"-" json:"additionalParams"`
+	SealedValues []byte         `bson:"values,omitempty" json:"-"`
+}
+
+// VolumeCleanup is what a volume cleanup deleted.
+type VolumeCleanup struct {
+	At      time.Time `bson:"at" json:"at"`
+	Deleted []Volume  `bson:"deleted" json:"deleted"`
+}
+
+// Volume is a claim of a release and the volume it was bound to.
+type Volume struct {
+	Claim         string `bson:"claim" json:"claim"`
+	Namespace     string `bson:"namespace" json:"namespace"`
+	Volume        string `bson:"volume,omitempty" json:"volume,omitempty"`
+	ReclaimPolicy string `bson:"reclaimPolicy,omitempty" json:"reclaimPolicy,omitempty"`
+	Capacity      string `bson:"capacity,omitempty" json:"capacity,omitempty"`
+	VolumeDeleted bool   `bson:"volumeDeleted" json:"volumeDeleted"`
+}
+
+func (e *Enabler) seal(c *Cipher) (err error) {
+	if e.SealedValues, err = sealJSON(c, e.Values, "enablers/"+e.ID+"/values"); err != nil || e.Previous == nil {
 		return err
 	}
-	e.SealedValues = c.Seal(data, "enablers/"+e.ID+"/values")
-	return nil
+	e.Previous.SealedValues, err = sealJSON(c, e.Previous.Values, "enablers/"+e.ID+"/previous/values")
+	return err
 }
 
 func (e *Enabler) open(c *Cipher) error {
-	data, err := c.Open(e.SealedValues, "enablers/"+e.ID+"/values")
+	if err := openJSON(c, e.SealedValues, "enablers/"+e.ID+"/values", &e.Values); err != nil || e.Previous == nil {
+		return err
+	}
+	return openJSON(c, e.Previous.SealedValues, "enablers/"+e.ID+"/previous/values", &e.Previous.Values)
+}
+
+func sealJSON(c *Cipher, v map[string]any, aad string) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return c.Seal(data, aad), nil
+}
+
+func openJSON(c *Cipher, sealed []byte, aad string, v *map[string]any) error {
+	data, err := c.Open(sealed, aad)
 	if err != nil {
 		return err
 	}
-	e.Values = map[string]any{}
-	return json.Unmarshal(data, &e.Values)
+	*v = map[string]any{}
+	return json.Unmarshal(data, v)
 }
 
 // Reservation holds, for one cluster (its id is the document's), the

@@ -46,14 +46,15 @@ func Open(ctx context.Context, uri, name string, cipher *Cipher) (*Store, error)
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	db := client.Database(name)
+	locks := db.Collection("locks")
 	s := &Store{
 		client:       client,
 		db:           db,
-		Users:        newCollection[User](db, "users", cipher, "username"),
-		Repos:        newCollection[Repo](db, "repos", cipher, "name"),
-		Clusters:     newCollection[Cluster](db, "clusters", cipher, "name", "cloudSlot", "mesh.id"),
-		Enablers:     newCollection[Enabler](db, "enablers", cipher, "name"),
-		Reservations: newCollection[Reservation](db, "reservations", cipher),
+		Users:        newCollection[User](db, locks, "users", cipher, "username"),
+		Repos:        newCollection[Repo](db, locks, "repos", cipher, "name"),
+		Clusters:     newCollection[Cluster](db, locks, "clusters", cipher, "name", "cloudSlot", "mesh.id"),
+		Enablers:     newCollection[Enabler](db, locks, "enablers", cipher, "name"),
+		Reservations: newCollection[Reservation](db, locks, "reservations", cipher),
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -150,13 +151,14 @@ type sealer interface {
 // Collection stores documents of type T, which embeds Meta.
 type Collection[T any] struct {
 	coll   *mongo.Collection
+	locks  *mongo.Collection
 	cipher *Cipher
 	// unique are the fields with a unique index.
 	unique []string
 }
 
-func newCollection[T any](db *mongo.Database, name string, cipher *Cipher, unique ...string) *Collection[T] {
-	return &Collection[T]{coll: db.Collection(name), cipher: cipher, unique: unique}
+func newCollection[T any](db *mongo.Database, locks *mongo.Collection, name string, cipher *Cipher, unique ...string) *Collection[T] {
+	return &Collection[T]{coll: db.Collection(name), locks: locks, cipher: cipher, unique: unique}
 }
 
 func metaOf[T any](doc *T) *Meta { return any(doc).(document).meta() }
@@ -222,6 +224,11 @@ func (c *Collection[T]) Count(ctx context.Context, filter any) (int64, error) {
 // (or ErrNotFound when the document is gone) and changes nothing.
 func (c *Collection[T]) Update(ctx context.Context, doc *T) error {
 	m := metaOf(doc)
+	unlock, err := c.lock(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	expected := m.Revision
 	next := *m
 	next.Revision = expected + 1

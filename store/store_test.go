@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -161,5 +163,45 @@ func TestSecretsAreSealedAtRest(t *testing.T) {
 	}
 	if _, err := s.Repos.Get(ctx, other.ID); err == nil {
 		t.Error("a password copied from another record decrypted")
+	}
+}
+
+// Compare-and-swap holds under concurrency: twenty writers that each add
+// one hold with read-modify-write, retrying on ErrStale, leave twenty.
+func TestConcurrentUpdatesLoseNothing(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	if err := s.Reservations.Insert(ctx, &store.Reservation{Meta: store.Meta{ID: "cluster"}}); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 20
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			for {
+				r, err := s.Reservations.Get(ctx, "cluster")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				r.Holds = append(r.Holds, store.Hold{EnablerID: fmt.Sprint(i)})
+				err = s.Reservations.Update(ctx, r)
+				if errors.Is(err, store.ErrStale) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
+	r, err := s.Reservations.Get(ctx, "cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Holds) != writers || r.Revision != writers+1 {
+		t.Errorf("%d holds at revision %d, want %d at %d", len(r.Holds), r.Revision, writers, writers+1)
 	}
 }
