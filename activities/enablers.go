@@ -92,6 +92,11 @@ func (a *Enablers) Place(ctx context.Context, id string, demand scheduler.Demand
 		return err
 	}
 	if decision.ClusterID == "" {
+		// Capacity held for placements in flight is counted twice while
+		// their pods start: nothing fitting is final only once they settle.
+		if n, err := a.Planner.OtherHolds(ctx, id); err != nil || n > 0 {
+			return errors.Join(err, fmt.Errorf("%s; %d other placements are in flight: trying again once they settle", decision.Reason, n))
+		}
 		return permanentError("%s", decision.Reason)
 	}
 	return nil
@@ -134,11 +139,8 @@ func (a *Enablers) Install(ctx context.Context, id string) error {
 	ctx, stop := heartbeat(ctx)
 	defer stop()
 	rel, err := release.Install(ctx, t, ch, e.Name, e.ID, e.Values)
-	if errors.Is(err, release.ErrNotOwned) {
-		return permanentError("cluster %s: %v: a release named %s exists that this enabler did not install", e.Cluster, err, e.Name)
-	}
 	if err != nil {
-		return err
+		return releaseError(e, err)
 	}
 	return a.update(ctx, id, func(e *store.Enabler) { e.ReleaseRevision = rel.Revision })
 }
@@ -235,4 +237,148 @@ func heartbeat(ctx context.Context) (context.Context, func()) {
 		}
 	}()
 	return ctx, cancel
+}
+
+// DeleteEnablerRecord deletes the enabler's record; gone already is done.
+func (a *Enablers) DeleteEnablerRecord(ctx context.Context, id string) error {
+	err := a.Store.Enablers.Delete(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// CleanupVolumes deletes the release's claims and the volumes they leave
+// behind, waits until they are gone, and records and returns the report.
+func (a *Enablers) CleanupVolumes(ctx context.Context, id string) ([]store.Volume, error) {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	deleted := []store.Volume{}
+	if e.ClusterID != "" {
+		t, err := a.target(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		ctx, stop := heartbeat(ctx)
+		defer stop()
+		vols, err := release.DeleteVolumes(ctx, t, e.Name)
+		if errors.Is(err, release.ErrVolumesInUse) {
+			return nil, permanentError("%v: terminate the enabler first", err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vols {
+			deleted = append(deleted, store.Volume(v))
+		}
+	}
+	err = a.update(ctx, id, func(e *store.Enabler) {
+		e.VolumeCleanup = &store.VolumeCleanup{At: time.Now().UTC(), Deleted: deleted}
+	})
+	return deleted, err
+}
+
+// CurrentRevision is the release's latest revision, which an upgrade that
+// fails rolls back to.
+func (a *Enablers) CurrentRevision(ctx context.Context, id string) (int, error) {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	t, err := a.target(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	rel, err := release.Get(ctx, t, e.Name)
+	if errors.Is(err, release.ErrReleaseNotFound) {
+		return 0, permanentError("release %s is not installed on %s: instantiate the enabler again", e.Name, e.Cluster)
+	}
+	return rel.Revision, err
+}
+
+// Upgrade upgrades the release to the version and values now in the record.
+func (a *Enablers) Upgrade(ctx context.Context, id string) error {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	t, err := a.target(ctx, e)
+	if err != nil {
+		return err
+	}
+	repos, err := a.Planner.Repositories(ctx)
+	if err != nil {
+		return err
+	}
+	ch, resolved, err := a.Planner.Charts.Load(ctx, e.HelmChart, e.Version, repos)
+	if err != nil {
+		return chartError(err)
+	}
+	ctx, stop := heartbeat(ctx)
+	defer stop()
+	rel, err := release.Upgrade(ctx, t, ch, e.Name, e.ID, e.Values, false)
+	if err != nil {
+		return releaseError(e, err)
+	}
+	return a.update(ctx, id, func(e *store.Enabler) { e.ChartVersion, e.ReleaseRevision = resolved.Version, rel.Revision })
+}
+
+// RevertUpgrade rolls the release back to revision and puts the version
+// and values the upgrade replaced back into the record.
+func (a *Enablers) RevertUpgrade(ctx context.Context, id string, revision int) error {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	t, err := a.target(ctx, e)
+	if err != nil {
+		return err
+	}
+	ctx, stop := heartbeat(ctx)
+	defer stop()
+	rel, err := release.Rollback(ctx, t, e.Name, e.ID, revision)
+	if err != nil {
+		return releaseError(e, err)
+	}
+	return a.update(ctx, id, func(e *store.Enabler) {
+		if p := e.Previous; p != nil {
+			e.Version, e.ChartVersion, e.Values = p.Version, p.ChartVersion, p.Values
+		}
+		e.Previous, e.ReleaseRevision = nil, rel.Revision
+	})
+}
+
+// Rollback rolls the release back to revision (0: the previous one) and
+// records the version and values now deployed.
+func (a *Enablers) Rollback(ctx context.Context, id string, revision int) error {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	t, err := a.target(ctx, e)
+	if err != nil {
+		return err
+	}
+	ctx, stop := heartbeat(ctx)
+	defer stop()
+	rel, err := release.Rollback(ctx, t, e.Name, e.ID, revision)
+	if err != nil {
+		return releaseError(e, err)
+	}
+	return a.update(ctx, id, func(e *store.Enabler) {
+		e.ChartVersion, e.Values, e.ReleaseRevision, e.Previous = rel.ChartVersion, rel.Values, rel.Revision, nil
+	})
+}
+
+// releaseError makes the errors no retry can fix permanent.
+func releaseError(e *store.Enabler, err error) error {
+	switch {
+	case errors.Is(err, release.ErrNotOwned):
+		return permanentError("cluster %s: release %s was not installed by this enabler: %v", e.Cluster, e.Name, err)
+	case errors.Is(err, release.ErrReleaseNotFound), errors.Is(err, release.ErrRevisionNotFound):
+		return permanentError("cluster %s: %v", e.Cluster, err)
+	}
+	return err
 }

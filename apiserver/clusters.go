@@ -166,17 +166,23 @@ func (s *server) removeCluster(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	force := c.QueryBool("force")
-	if len(enablers) > 0 && !force {
-		return apiError(fiber.StatusConflict, "cluster %q runs %d enablers (%s): delete them first, or remove with ?force=true to uninstall them", cluster.Name, len(enablers), enablerNames(enablers))
-	}
+	var installed []store.Enabler
 	for _, e := range enablers {
-		if e.Status == store.StatusPending {
+		if running, err := s.running(cx, e.OperationID); err != nil {
+			return err
+		} else if running {
 			return apiError(fiber.StatusConflict, "enabler %q on cluster %q has operation %s running: wait for it, or abort it", e.Name, cluster.Name, e.OperationID)
 		}
+		if e.Status != store.StatusTerminated {
+			installed = append(installed, e)
+		}
+	}
+	force := c.QueryBool("force")
+	if len(installed) > 0 && !force {
+		return apiError(fiber.StatusConflict, "cluster %q runs %d enablers (%s): delete them first, or remove with ?force=true to uninstall them", cluster.Name, len(installed), enablerNames(installed))
 	}
 	opID := workflows.WorkflowID(workflows.OpRemoveCluster, cluster.ID)
-	if err := s.start(c, opID, workflows.RemoveCluster, cluster.ID, force); err != nil {
+	if err := s.start(c, opID, workflows.RemoveCluster, cluster.ID); err != nil {
 		return err
 	}
 	s.Logger.Info("cluster removal started", "requestId", requestID(c), "cluster", cluster.Name, "operation", opID)

@@ -17,20 +17,26 @@ import (
 	"github.com/smartorch/smartorch/workflows"
 )
 
+// placementRequest says where an enabler goes: vim (a cluster), or auto
+// with a placement policy.
+type placementRequest struct {
+	Vim             string    `json:"vim" validate:"max=253"`
+	Auto            *flexBool `json:"auto"`
+	PlacementPolicy string    `json:"placementPolicy" validate:"max=64"`
+	// PlacementPolicySnake is the spelling the original's code read.
+	PlacementPolicySnake string `json:"placement_policy" validate:"max=64"`
+}
+
 // enablerRequest is the body of POST /api/enabler and /api/placement/preview.
 type enablerRequest struct {
 	// Helm release names are DNS-1123 labels of at most 53 characters.
 	EnablerName      string         `json:"enablerName" validate:"required,max=53,dns1123label"`
 	HelmChart        string         `json:"helmChart" validate:"required,max=512"`
 	AdditionalParams map[string]any `json:"additionalParams"`
-	Vim              string         `json:"vim" validate:"max=253"`
-	Auto             *flexBool      `json:"auto"`
-	PlacementPolicy  string         `json:"placementPolicy" validate:"max=64"`
-	// PlacementPolicySnake is the spelling the original's code read.
-	PlacementPolicySnake string      `json:"placement_policy" validate:"max=64"`
-	Version              string      `json:"version" validate:"max=128"`
-	Namespace            string      `json:"namespace" validate:"omitempty,dns1123label"`
-	Timeout              flexSeconds `json:"timeout" validate:"min=0,max=3600"`
+	placementRequest
+	Version   string      `json:"version" validate:"max=128"`
+	Namespace string      `json:"namespace" validate:"omitempty,dns1123label"`
+	Timeout   flexSeconds `json:"timeout" validate:"min=0,max=3600"`
 }
 
 var typeOfSeconds = reflect.TypeOf(0)
@@ -49,12 +55,42 @@ func (s *flexSeconds) UnmarshalJSON(data []byte) error {
 
 const defaultTimeoutSeconds = 300
 
+// target is a checked placementRequest.
+type target struct {
+	auto   bool
+	Policy scheduler.Policy
+	// Target is the cluster id of a manual placement.
+	Target string
+}
+
+// placementTarget checks where an enabler is to go; nil when the request
+// says nothing about it.
+func (s *server) placementTarget(c *fiber.Ctx, req *placementRequest) (*target, error) {
+	auto := req.Auto != nil && bool(*req.Auto)
+	switch {
+	case auto && req.Vim != "":
+		return nil, apiError(fiber.StatusBadRequest, "give either vim (the target cluster) or auto=true, not both")
+	case !auto && req.Vim == "":
+		return nil, nil
+	case auto:
+		p, err := policy(req)
+		return &target{auto: true, Policy: p}, err
+	}
+	cluster, err := s.cluster(c, req.Vim)
+	if err != nil {
+		return nil, apiError(fiber.StatusUnprocessableEntity, "vim: cluster %q not found", req.Vim)
+	}
+	if cluster.Status != store.StatusEnabled {
+		return nil, apiError(fiber.StatusConflict, "vim: cluster %q is %s, not Enabled", cluster.Name, cluster.Status)
+	}
+	return &target{Policy: scheduler.Manual, Target: cluster.ID}, nil
+}
+
 // enablerSpec is a checked request: what is to be placed and how.
 type enablerSpec struct {
 	placement.Spec
 	auto    bool
 	timeout int
-	cluster *store.Cluster // the manual target
 }
 
 // check validates what decode cannot: the chart reference, its repository,
@@ -73,20 +109,20 @@ func (s *server) check(c *fiber.Ctx, req *enablerRequest) (*enablerSpec, error) 
 			return nil, err
 		}
 	}
-	auto := req.Auto != nil && bool(*req.Auto)
-	switch {
-	case auto && req.Vim != "":
-		return nil, apiError(fiber.StatusBadRequest, "give either vim (the target cluster) or auto=true, not both")
-	case !auto && req.Vim == "":
+	t, err := s.placementTarget(c, &req.placementRequest)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
 		return nil, apiError(fiber.StatusBadRequest, "vim (the target cluster's name or id) is required unless auto is true")
 	}
-	spec := &enablerSpec{auto: auto, timeout: int(req.Timeout)}
+	spec := &enablerSpec{auto: t.auto, timeout: int(req.Timeout)}
 	if spec.timeout == 0 {
 		spec.timeout = defaultTimeoutSeconds
 	}
 	spec.Spec = placement.Spec{
 		Name: req.EnablerName, Namespace: req.Namespace, HelmChart: req.HelmChart,
-		Version: req.Version, Values: req.AdditionalParams, Policy: scheduler.Manual,
+		Version: req.Version, Values: req.AdditionalParams, Policy: t.Policy, Target: t.Target,
 	}
 	if spec.Namespace == "" {
 		spec.Namespace = "default"
@@ -94,25 +130,13 @@ func (s *server) check(c *fiber.Ctx, req *enablerRequest) (*enablerSpec, error) 
 	if spec.Values == nil {
 		spec.Values = map[string]any{}
 	}
-	if auto {
-		spec.Policy, err = policy(req)
-		return spec, err
-	}
-	spec.cluster, err = s.cluster(c, req.Vim)
-	if err != nil {
-		return nil, apiError(fiber.StatusUnprocessableEntity, "vim: cluster %q not found", req.Vim)
-	}
-	if spec.cluster.Status != store.StatusEnabled {
-		return nil, apiError(fiber.StatusConflict, "vim: cluster %q is %s, not Enabled", spec.cluster.Name, spec.cluster.Status)
-	}
-	spec.Target = spec.cluster.ID
 	return spec, nil
 }
 
 // policy reads placementPolicy (or placement_policy); none means
 // traffic-most, the original's default, which falls back to worst-fit when
 // there is no traffic data.
-func policy(req *enablerRequest) (scheduler.Policy, error) {
+func policy(req *placementRequest) (scheduler.Policy, error) {
 	name := req.PlacementPolicy
 	if name == "" {
 		name = req.PlacementPolicySnake
@@ -138,12 +162,8 @@ func (s *server) addEnabler(c *fiber.Ctx) error {
 	}
 	e := &store.Enabler{
 		Name: spec.Name, HelmChart: spec.HelmChart, Version: spec.Version, Namespace: spec.Namespace,
-		Values: spec.Values, Auto: spec.auto, TimeoutSeconds: spec.timeout, Status: store.StatusPending,
-	}
-	if spec.auto {
-		e.Policy = string(spec.Policy)
-	} else {
-		e.Policy, e.Target = string(scheduler.Manual), spec.Target
+		Values: spec.Values, Auto: spec.auto, Policy: string(spec.Policy), Target: spec.Target,
+		TimeoutSeconds: spec.timeout, Status: store.StatusPending,
 	}
 	e.ID = uuid.NewString()
 	e.OperationID = workflows.WorkflowID(workflows.OpInstantiate, e.ID)
@@ -204,17 +224,22 @@ func (s *server) listEnablers(c *fiber.Ctx) error {
 }
 
 func (s *server) getEnabler(c *fiber.Ctx) error {
-	cx, cancel := ctx(c)
-	defer cancel()
-	id := c.Params("id")
-	e, err := s.Store.Enablers.FindOne(cx, map[string]any{"$or": []map[string]any{{"_id": id}, {"name": id}}})
-	if errors.Is(err, store.ErrNotFound) {
-		return apiError(fiber.StatusNotFound, "enabler %q not found", id)
-	}
+	e, err := s.enabler(c, c.Params("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(e)
+	return c.JSON(s.withHealth(c, e))
+}
+
+// enabler finds an enabler by id or by name.
+func (s *server) enabler(c *fiber.Ctx, idOrName string) (*store.Enabler, error) {
+	cx, cancel := ctx(c)
+	defer cancel()
+	e, err := s.Store.Enablers.FindOne(cx, map[string]any{"$or": []map[string]any{{"_id": idOrName}, {"name": idOrName}}})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, apiError(fiber.StatusNotFound, "enabler %q not found", idOrName)
+	}
+	return e, err
 }
 
 // clusterEnablers lists the enablers placed on a cluster (name or id).

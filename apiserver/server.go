@@ -47,6 +47,7 @@ type Config struct {
 type server struct {
 	Config
 	charts *chartCache
+	health *healthCache
 }
 
 // New builds the Fiber app.
@@ -63,7 +64,7 @@ func New(cfg Config) *fiber.App {
 	if cfg.LoginWindow == 0 {
 		cfg.LoginWindow = time.Minute
 	}
-	s := &server{Config: cfg, charts: newChartCache(time.Minute)}
+	s := &server{Config: cfg, charts: newChartCache(time.Minute), health: newHealthCache(10 * time.Second)}
 
 	app := fiber.New(fiber.Config{
 		AppName:               "smartorch",
@@ -80,6 +81,7 @@ func New(cfg Config) *fiber.App {
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", s.ready)
 	app.Get("/metrics", metrics.handler())
+	app.Get("/api/openapi.json", s.openAPI)
 
 	api := app.Group("/api")
 	api.Post("/login/tokens", append(s.loginLimiters(), renderErrors(s.login))...)
@@ -100,7 +102,14 @@ func New(cfg Config) *fiber.App {
 	api.Get("/enabler/instanced", s.listEnablers)
 	api.Post("/enabler", s.addEnabler)
 	api.Get("/enabler/enabler_cluster/:id", s.clusterEnablers)
+	api.Delete("/enabler/pv/:id", s.cleanupVolumes)
 	api.Get("/enabler/:id", s.getEnabler)
+	api.Delete("/enabler/:id", s.deleteEnabler)
+	api.Post("/enabler/:id/terminate", s.terminateEnabler)
+	api.Post("/enabler/:id/instantiate", s.instantiateAgain)
+	api.Post("/enabler/:id/upgrade", s.upgradeEnabler)
+	api.Post("/enabler/:id/rollback", s.rollbackEnabler)
+	api.Get("/enabler/:id/history", s.enablerHistory)
 	api.Post("/placement/preview", s.preview)
 
 	api.Get("/operations/:id", s.getOperation)

@@ -354,7 +354,10 @@ func TestConcurrentPlacementsNeverOvercommit(t *testing.T) {
 				continue
 			}
 			if op := o.operation(e.OperationID); op.State == "WaitingForOperator" {
-				t.Fatalf("%s waits for the operator: %+v", e.Name, op)
+				for _, c := range env.Clusters {
+					checkNodesNotOvercommitted(t, c)
+				}
+				t.Fatalf("%s waits for the operator: %s", e.Name, op.Waiting.Error)
 			}
 			return false
 		}

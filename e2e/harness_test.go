@@ -107,6 +107,7 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 			"E2E_PROMETHEUS=" + prometheus,
 			"E2E_CACHE_DIR=" + cacheDir,
 		}}
+	t.Cleanup(func() { o.replayHistories(taskQueue) })
 	var tok struct{ Token string }
 	if code := o.call("POST", "/api/login/tokens", map[string]string{"username": "admin", "password": adminPassword}, &tok); code != 201 {
 		t.Fatalf("login: %d", code)

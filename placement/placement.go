@@ -160,6 +160,23 @@ func (p *Planner) Release(ctx context.Context, enablerID string) error {
 	}
 }
 
+// OtherHolds counts the holds of enablers other than enablerID.
+func (p *Planner) OtherHolds(ctx context.Context, enablerID string) (int, error) {
+	all, err := p.Store.Reservations.Find(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range all {
+		for _, h := range r.Holds {
+			if h.EnablerID != enablerID {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
 // Holds reports whether enablerID holds capacity somewhere.
 func (p *Planner) Holds(ctx context.Context, enablerID string) (bool, error) {
 	all, err := p.Store.Reservations.Find(ctx, nil)

@@ -34,7 +34,7 @@ func instantiateEnabler(op *operation, id string) error {
 		return err
 	}
 	op.undo("release the reserved capacity", storeCall, enablers.ReleaseReservation, id)
-	if err := op.do("place the enabler and record the decision", clusterCall, nil, enablers.Place, id, demand); err != nil {
+	if err := op.do("place the enabler and record the decision", placeCall, nil, enablers.Place, id, demand); err != nil {
 		return err
 	}
 	op.undo("uninstall the release", longClusterCall, enablers.Uninstall, id)

@@ -139,20 +139,23 @@ func (op *operation) waitForOperator(ctx workflow.Context, stepName string, err 
 	return retry
 }
 
-// compensate undoes the registered steps, newest first. It runs on a
-// disconnected context so a cancelled workflow still cleans up. A
-// compensation that keeps failing waits for the operator like any step;
-// abort skips it.
-func (op *operation) compensate() {
+// compensate undoes the registered steps, newest first, and reports
+// whether all of them were undone. It runs on a disconnected context so a
+// cancelled workflow still cleans up. A compensation that keeps failing
+// waits for the operator like any step; abort skips it.
+func (op *operation) compensate() bool {
 	op.status.State = StateCompensating
 	ctx, _ := workflow.NewDisconnectedContext(op.ctx)
+	undone := true
 	for i := len(op.compensation) - 1; i >= 0; i-- {
 		s := op.compensation[i]
 		if err := op.run(ctx, s, nil); err != nil {
 			workflow.GetLogger(ctx).Error("compensation step skipped", "step", s.name, "err", err)
+			undone = false
 		}
 	}
 	op.compensation = nil
+	return undone
 }
 
 // finish records the outcome.
@@ -171,14 +174,14 @@ func permanent(err error) bool {
 	return errors.As(err, &app) && app.NonRetryable()
 }
 
-// message is the innermost error text: what the activity said, without
-// Temporal's wrapping ("activity error (type: …)").
+// message is what the activity said, without Temporal's wrapping
+// ("activity error (type: …)"): the message of the outermost application
+// error, which is the activity's whole error text (its wrapped causes
+// follow as nested application errors and would only repeat parts of it).
 func message(err error) string {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err.Error()
-		}
-		err = next
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
 	}
+	return err.Error()
 }

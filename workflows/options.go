@@ -39,6 +39,17 @@ var (
 			MaximumAttempts: 1,
 		},
 	}
+	// placeCall places an enabler. When nothing fits while other placements
+	// are in flight it is retried for minutes, until they settle.
+	placeCall = workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    2 * time.Second,
+			BackoffCoefficient: 1.5,
+			MaximumInterval:    10 * time.Second,
+			MaximumAttempts:    40,
+		},
+	}
 	// storeCall reads or writes the orchestrator's own store, which is
 	// expected back soon after any outage: retried for about five minutes.
 	storeCall = workflow.ActivityOptions{
@@ -61,4 +72,9 @@ const (
 	OpJoinCluster   = "cluster-join"
 	OpRemoveCluster = "cluster-remove"
 	OpInstantiate   = "enabler-instantiate"
+	OpTerminate     = "enabler-terminate"
+	OpDelete        = "enabler-delete"
+	OpVolumes       = "enabler-volumes"
+	OpUpgrade       = "enabler-upgrade"
+	OpRollback      = "enabler-rollback"
 )

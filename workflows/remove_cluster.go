@@ -7,31 +7,30 @@ import (
 	"github.com/smartorch/smartorch/store"
 )
 
-// RemoveCluster undoes a join: with force it first uninstalls the
-// enablers on the cluster (their records stay, Terminated); then it
+// RemoveCluster undoes a join: it first uninstalls the enablers on the
+// cluster (the API asks for force when any is still installed) and keeps
+// their records, Terminated and on no cluster; then it
 // disconnects the cluster from its mesh peers on both sides, restores its
 // Cilium identity, unregisters the metrics target and deletes the record
 // (which frees its ClusterMesh id). The API refuses the removal of a
 // cluster with enablers without force, and of the cloud cluster while edges
 // are joined.
-func RemoveCluster(ctx workflow.Context, clusterID string, force bool) error {
+func RemoveCluster(ctx workflow.Context, clusterID string) error {
 	op, err := newOperation(ctx)
 	if err != nil {
 		return err
 	}
-	err = removeCluster(op, clusterID, force)
+	err = removeCluster(op, clusterID)
 	op.finish(err)
 	return err
 }
 
-func removeCluster(op *operation, id string, force bool) error {
+func removeCluster(op *operation, id string) error {
 	if err := op.do("mark the cluster Removing", storeCall, nil, clusters.SetStatus, id, store.StatusRemoving, ""); err != nil {
 		return err
 	}
-	if force {
-		if err := removeEnablers(op, id); err != nil {
-			return err
-		}
+	if err := removeEnablers(op, id); err != nil {
+		return err
 	}
 	if err := op.do("disconnect the mesh peers", clusterCall, nil, clusters.DisconnectMesh, id); err != nil {
 		return err
