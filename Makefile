@@ -8,7 +8,7 @@ DIR ?= ./testenv-out
 # Loaded by the targets that need the test binaries (kube-apiserver, etcd, kwok, ...).
 TOOLS = eval "$$(hack/tools.sh)"
 
-.PHONY: build run test vet bench tools testenv clean
+.PHONY: build run test vet bench tools testenv demo clean
 
 build:
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/smartorch ./cmd/smartorch
@@ -35,6 +35,12 @@ tools:
 ## testenv: N clusters (cloud, edge-1, ...), Prometheus and a chart repository, until Ctrl-C
 testenv:
 	@$(TOOLS) && go run ./cmd/testenv -n $(N) -dir $(DIR)
+
+## demo: four clusters, `smartorch dev` and, over the REST API, joins, a chart repository and one
+## enabler placed per policy, each explained; DEMO_FLAGS=-keep leaves it all up until Ctrl-C
+demo: build
+	go build -o bin/demo ./cmd/demo
+	@$(TOOLS) && GOTOOLCHAIN=auto exec bin/demo -smartorch bin/smartorch $(DEMO_FLAGS)
 
 clean:
 	rm -rf bin

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/scheduler"
 	"github.com/smartorch/smartorch/store"
 )
@@ -446,6 +447,9 @@ func TestOpenAPIRequestSchemasMatchTheStructs(t *testing.T) {
 		"ChartRepoAuth":    reflect.TypeFor[repoAuth](),
 		"ClusterRequest":   reflect.TypeFor[clusterRequest](),
 		"EnablerRequest":   reflect.TypeFor[enablerRequest](),
+		"PlacementRequest": reflect.TypeFor[placementRequest](),
+		"UpgradeRequest":   reflect.TypeFor[upgradeRequest](),
+		"RollbackRequest":  reflect.TypeFor[rollbackRequest](),
 	} {
 		schema := componentSchema(t, doc, name)
 		if schema["additionalProperties"] != false {
@@ -511,17 +515,23 @@ func mustFloat(s string) float64 {
 func TestOpenAPIResponseSchemasMatchTheStructs(t *testing.T) {
 	doc := loadOpenAPI(t)
 	for name, typ := range map[string]reflect.Type{
-		"Error":     reflect.TypeFor[Error](),
-		"Token":     reflect.TypeFor[tokenResponse](),
-		"ChartRepo": reflect.TypeFor[repoView](),
-		"Cluster":   reflect.TypeFor[store.Cluster](),
-		"Enabler":   reflect.TypeFor[store.Enabler](),
-		"Node":      reflect.TypeFor[nodeView](),
-		"Operation": reflect.TypeFor[operationView](),
-		"Decision":  reflect.TypeFor[scheduler.Decision](),
-		"Candidate": reflect.TypeFor[scheduler.Candidate](),
-		"Workload":  reflect.TypeFor[scheduler.Workload](),
-		"Traffic":   reflect.TypeFor[scheduler.Traffic](),
+		"Error":           reflect.TypeFor[Error](),
+		"Token":           reflect.TypeFor[tokenResponse](),
+		"ChartRepo":       reflect.TypeFor[repoView](),
+		"Cluster":         reflect.TypeFor[store.Cluster](),
+		"Enabler":         reflect.TypeFor[store.Enabler](),
+		"EnablerView":     reflect.TypeFor[enablerView](),
+		"Health":          reflect.TypeFor[health](),
+		"PreviousRelease": reflect.TypeFor[store.PreviousRelease](),
+		"VolumeCleanup":   reflect.TypeFor[store.VolumeCleanup](),
+		"Volume":          reflect.TypeFor[store.Volume](),
+		"Release":         reflect.TypeFor[release.Release](),
+		"Node":            reflect.TypeFor[nodeView](),
+		"Operation":       reflect.TypeFor[operationView](),
+		"Decision":        reflect.TypeFor[scheduler.Decision](),
+		"Candidate":       reflect.TypeFor[scheduler.Candidate](),
+		"Workload":        reflect.TypeFor[scheduler.Workload](),
+		"Traffic":         reflect.TypeFor[scheduler.Traffic](),
 	} {
 		props, _ := schemaProperties(doc, componentSchema(t, doc, name))
 		var names []string
