@@ -33,9 +33,7 @@ func New(c client.Client, opts Options) worker.Worker {
 		logger = slog.Default()
 	}
 	w := worker.New(c, opts.TaskQueue, worker.Options{})
-	w.RegisterWorkflow(workflows.JoinCluster)
-	w.RegisterWorkflow(workflows.RemoveCluster)
-	w.RegisterWorkflow(workflows.InstantiateEnabler)
+	workflows.Register(w)
 	w.RegisterActivity(&activities.Clusters{Store: opts.Store, MetricsDir: opts.MetricsDir})
 	w.RegisterActivity(&activities.Enablers{Store: opts.Store, Planner: opts.Planner, Logger: logger})
 	return w
