@@ -12,10 +12,9 @@
 # so a build never changes under us; to update, change both, e.g. with
 # `docker buildx imagetools inspect golang:<tag>`.
 #
-# There is no HEALTHCHECK: the runtime image has no shell, curl or wget, and
-# smartorch has no health-check command yet. Probe GET /healthz (alive) and
-# GET /readyz (store and Temporal reachable) on :8080 from outside: the Helm
-# chart's probes do, and Prometheus scrapes /metrics in docker-compose.yml.
+# The runtime image has no shell, curl or wget: `smartorch healthcheck`
+# probes the local API (docker-compose.yml uses it with -ready for the api;
+# the worker serves no HTTP). The Helm chart probes /healthz and /readyz.
 
 # The toolchain runs on the build machine and cross-compiles for the target
 # platform: with CGO off there is nothing to emulate.

@@ -20,6 +20,7 @@ commands:
   dev       API, worker, Temporal server and UI, and a document store in one process
   api       the REST API (needs MongoDB and Temporal)
   worker    the Temporal worker (needs MongoDB and Temporal)
+  healthcheck  exit 0 if the local API answers /healthz (-ready: /readyz)
   version   print the version
 
 Run "smartorch <command> -h" for the flags; each has an environment variable.
@@ -42,6 +43,8 @@ func main() {
 		err = withConfig(cmd, args, func(cfg *config) error { return runAPI(ctx, cfg) })
 	case "worker":
 		err = withConfig(cmd, args, func(cfg *config) error { return runWorker(ctx, cfg) })
+	case "healthcheck":
+		err = healthcheck(args)
 	case "version", "--version", "-v":
 		printVersion()
 	case "help", "-h", "--help":
