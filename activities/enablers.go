@@ -108,6 +108,16 @@ func (a *Enablers) ReleaseReservation(ctx context.Context, id string) error {
 	return a.Planner.Release(ctx, id)
 }
 
+// load reads the enabler and where its release is.
+func (a *Enablers) load(ctx context.Context, id string) (*store.Enabler, release.Target, error) {
+	e, err := a.Store.Enablers.Get(ctx, id)
+	if err != nil {
+		return nil, release.Target{}, err
+	}
+	t, err := a.target(ctx, e)
+	return e, t, err
+}
+
 // target is the release's cluster and namespace.
 func (a *Enablers) target(ctx context.Context, e *store.Enabler) (release.Target, error) {
 	c, err := a.Store.Clusters.Get(ctx, e.ClusterID)
@@ -120,11 +130,7 @@ func (a *Enablers) target(ctx context.Context, e *store.Enabler) (release.Target
 // Install installs the release on the chosen cluster, or adopts the one an
 // earlier attempt installed.
 func (a *Enablers) Install(ctx context.Context, id string) error {
-	e, err := a.Store.Enablers.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	t, err := a.target(ctx, e)
+	e, t, err := a.load(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -148,11 +154,7 @@ func (a *Enablers) Install(ctx context.Context, id string) error {
 // WaitReady waits until the release's workloads are ready, within the
 // enabler's timeout, heartbeating meanwhile.
 func (a *Enablers) WaitReady(ctx context.Context, id string) error {
-	e, err := a.Store.Enablers.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	t, err := a.target(ctx, e)
+	e, t, err := a.load(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -283,11 +285,7 @@ func (a *Enablers) CleanupVolumes(ctx context.Context, id string) ([]store.Volum
 // CurrentRevision is the release's latest revision, which an upgrade that
 // fails rolls back to.
 func (a *Enablers) CurrentRevision(ctx context.Context, id string) (int, error) {
-	e, err := a.Store.Enablers.Get(ctx, id)
-	if err != nil {
-		return 0, err
-	}
-	t, err := a.target(ctx, e)
+	e, t, err := a.load(ctx, id)
 	if err != nil {
 		return 0, err
 	}
@@ -300,11 +298,7 @@ func (a *Enablers) CurrentRevision(ctx context.Context, id string) (int, error) 
 
 // Upgrade upgrades the release to the version and values now in the record.
 func (a *Enablers) Upgrade(ctx context.Context, id string) error {
-	e, err := a.Store.Enablers.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	t, err := a.target(ctx, e)
+	e, t, err := a.load(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -328,11 +322,7 @@ func (a *Enablers) Upgrade(ctx context.Context, id string) error {
 // RevertUpgrade rolls the release back to revision and puts the version
 // and values the upgrade replaced back into the record.
 func (a *Enablers) RevertUpgrade(ctx context.Context, id string, revision int) error {
-	e, err := a.Store.Enablers.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	t, err := a.target(ctx, e)
+	e, t, err := a.load(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -353,11 +343,7 @@ func (a *Enablers) RevertUpgrade(ctx context.Context, id string, revision int) e
 // Rollback rolls the release back to revision (0: the previous one) and
 // records the version and values now deployed.
 func (a *Enablers) Rollback(ctx context.Context, id string, revision int) error {
-	e, err := a.Store.Enablers.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	t, err := a.target(ctx, e)
+	e, t, err := a.load(ctx, id)
 	if err != nil {
 		return err
 	}
