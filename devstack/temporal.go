@@ -66,7 +66,7 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 		return nil, fmt.Errorf("temporal namespace: %w", err)
 	}
 
-	ports, err := freePorts(opts.IP, 8)
+	ports, err := FreePorts(opts.IP, 8)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +132,8 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 // Stop shuts the server down.
 func (t *Temporal) Stop() error { return t.server.Stop() }
 
-// freePorts reserves n distinct free TCP ports on ip and releases them for the caller.
-func freePorts(ip string, n int) ([]int, error) {
+// FreePorts reserves n distinct free TCP ports on ip and releases them for the caller.
+func FreePorts(ip string, n int) ([]int, error) {
 	var ports []int
 	var listeners []net.Listener
 	defer func() {

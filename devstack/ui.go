@@ -22,7 +22,7 @@ type UI struct {
 // StartUI serves the Temporal Web UI on ip:port for the frontend at temporalAddress.
 func StartUI(temporalAddress, ip string, port int, namespace string) (*UI, error) {
 	if port == 0 {
-		ports, err := freePorts(ip, 1)
+		ports, err := FreePorts(ip, 1)
 		if err != nil {
 			return nil, err
 		}

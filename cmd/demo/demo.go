@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/smartorch/smartorch/devstack"
 	"github.com/smartorch/smartorch/testenv"
 	"github.com/smartorch/smartorch/usage"
 )
@@ -88,7 +89,7 @@ func (d *demo) close() {
 func (d *demo) run(outer context.Context) error {
 	ctx, cancel := context.WithTimeout(outer, d.timeout)
 	defer cancel()
-	ports, err := freePorts(3)
+	ports, err := devstack.FreePorts("127.0.0.1", 3)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/smartorch/smartorch/devstack"
 	"github.com/smartorch/smartorch/testenv"
 )
 
@@ -100,7 +100,10 @@ func (p *devProcess) stop(t *testing.T) {
 
 func TestDevModeKeepsStateAcrossRestart(t *testing.T) {
 	dataDir := t.TempDir()
-	ports := freePorts(t, 3)
+	ports, err := devstack.FreePorts("127.0.0.1", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	temporalAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	charts := testenv.StartChartRepo(t)
@@ -192,18 +195,4 @@ func call(t *testing.T, method, url, token, body string, out any) int {
 		}
 	}
 	return resp.StatusCode
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
 }
