@@ -134,11 +134,7 @@ func (a *Enablers) Install(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	repos, err := a.Planner.Repositories(ctx)
-	if err != nil {
-		return err
-	}
-	ch, _, err := a.Planner.Charts.Load(ctx, e.HelmChart, e.ChartVersion, repos)
+	ch, _, err := a.Planner.Chart(ctx, e.HelmChart, e.ChartVersion)
 	if err != nil {
 		return chartError(err)
 	}
@@ -302,11 +298,7 @@ func (a *Enablers) Upgrade(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	repos, err := a.Planner.Repositories(ctx)
-	if err != nil {
-		return err
-	}
-	ch, resolved, err := a.Planner.Charts.Load(ctx, e.HelmChart, e.Version, repos)
+	ch, resolved, err := a.Planner.Chart(ctx, e.HelmChart, e.Version)
 	if err != nil {
 		return chartError(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart"
+
 	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/scheduler"
 	"github.com/smartorch/smartorch/store"
@@ -49,11 +51,7 @@ type Spec struct {
 // Demand resolves the chart and renders it with the values; the demand is
 // what its pod templates request.
 func (p *Planner) Demand(ctx context.Context, spec Spec) (scheduler.Demand, release.Resolved, error) {
-	repos, err := p.Repositories(ctx)
-	if err != nil {
-		return scheduler.Demand{}, release.Resolved{}, err
-	}
-	ch, resolved, err := p.Charts.Load(ctx, spec.HelmChart, spec.Version, repos)
+	ch, resolved, err := p.Chart(ctx, spec.HelmChart, spec.Version)
 	if err != nil {
 		return scheduler.Demand{}, release.Resolved{}, err
 	}
@@ -75,17 +73,18 @@ func (p *Planner) defaults() scheduler.Resources {
 	return p.Defaults
 }
 
-// Repositories are the registered chart repositories, with their credentials.
-func (p *Planner) Repositories(ctx context.Context) ([]release.Repository, error) {
+// Chart loads the chart ref names at version from the registered
+// repositories (with their credentials).
+func (p *Planner) Chart(ctx context.Context, ref, version string) (*chart.Chart, release.Resolved, error) {
 	repos, err := p.Store.Repos.Find(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, release.Resolved{}, err
 	}
-	out := make([]release.Repository, 0, len(repos))
+	sources := make([]release.Repository, 0, len(repos))
 	for _, r := range repos {
-		out = append(out, release.Repository{Name: r.Name, URL: r.URL, Username: r.Username, Password: r.Password})
+		sources = append(sources, release.Repository{Name: r.Name, URL: r.URL, Username: r.Username, Password: r.Password})
 	}
-	return out, nil
+	return p.Charts.Load(ctx, ref, version, sources)
 }
 
 // Preview decides with no side effects.
