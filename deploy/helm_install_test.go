@@ -7,64 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"helm.sh/helm/v3/pkg/action"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/testenv"
 )
 
-// kubeconfigGetter is a RESTClientGetter over a kubeconfig held in memory,
-// with the namespace overridden (Helm reads the namespace from it).
-type kubeconfigGetter struct {
-	clientConfig clientcmd.ClientConfig
-	restConfig   *rest.Config
-	discovery    discovery.CachedDiscoveryInterface
-	mapper       meta.RESTMapper
-}
-
-func newKubeconfigGetter(t *testing.T, kubeconfig []byte, namespace string) *kubeconfigGetter {
-	t.Helper()
-	raw, err := clientcmd.Load(kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: namespace}})
-	rc, err := cc.ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc.QPS, rc.Burst = 50, 100
-	dc, err := discovery.NewDiscoveryClientForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cached := memory.NewMemCacheClient(dc)
-	return &kubeconfigGetter{
-		clientConfig: cc,
-		restConfig:   rc,
-		discovery:    cached,
-		mapper:       restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(cached), cached, nil),
-	}
-}
-
-func (g *kubeconfigGetter) ToRESTConfig() (*rest.Config, error) {
-	return rest.CopyConfig(g.restConfig), nil
-}
-func (g *kubeconfigGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
-	return g.discovery, nil
-}
-func (g *kubeconfigGetter) ToRESTMapper() (meta.RESTMapper, error)        { return g.mapper, nil }
-func (g *kubeconfigGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig { return g.clientConfig }
-
-// TestHelmInstall installs the chart with the Helm SDK into a real cluster
+// TestHelmInstall installs the chart with the Helm SDK (through package
+// release, as the orchestrator installs enablers) into a real cluster
 // (kube-apiserver, controller manager, scheduler; kwok runs the pods
 // without their image) in a namespace that enforces the "restricted" Pod
 // Security Standard, waits for both Deployments, and uninstalls it.
@@ -96,25 +47,20 @@ func TestHelmInstall(t *testing.T) {
 		t.Fatalf("a pod breaking the restricted profile was not refused: %v", err)
 	}
 
-	cfg := new(action.Configuration)
-	if err := cfg.Init(newKubeconfigGetter(t, cluster.Kubeconfig, testNamespace), testNamespace, "secret", t.Logf); err != nil {
-		t.Fatal(err)
-	}
-	install := action.NewInstall(cfg)
-	install.ReleaseName = testRelease
-	install.Namespace = testNamespace
-	install.Wait = true
-	install.Timeout = time.Minute
+	target := release.Target{Kubeconfig: cluster.Kubeconfig, Namespace: testNamespace}
 	vals := withSet(t, minimalValues(), "prometheus.url=http://prometheus.monitoring.svc:9090", "worker.replicas=2")
 	begin := time.Now()
-	rel, err := install.RunWithContext(ctx, loadChart(t), vals)
+	rel, err := release.Install(ctx, target, loadChart(t), testRelease, "deploy-test", vals)
+	if err == nil {
+		err = release.WaitReady(ctx, target, testRelease, time.Minute)
+	}
 	if err != nil {
 		dumpPods(t, ctx, cluster)
 		t.Fatalf("helm install: %v", err)
 	}
 	t.Logf("installed and ready in %v", time.Since(begin).Round(time.Millisecond))
-	if rel.Info.Status != "deployed" {
-		t.Errorf("release status %s", rel.Info.Status)
+	if rel.Status != "deployed" {
+		t.Errorf("release status %s", rel.Status)
 	}
 
 	// Every pod of both Deployments runs and is ready.
@@ -158,10 +104,7 @@ func TestHelmInstall(t *testing.T) {
 		t.Errorf("RoleBindings in %s: %v %v", testNamespace, rbs, err)
 	}
 
-	uninstall := action.NewUninstall(cfg)
-	uninstall.Wait = true
-	uninstall.Timeout = time.Minute
-	if _, err := uninstall.Run(testRelease); err != nil {
+	if err := release.Uninstall(ctx, target, testRelease, "deploy-test"); err != nil {
 		t.Fatalf("helm uninstall: %v", err)
 	}
 	left, err := cluster.Client.AppsV1().Deployments(testNamespace).List(ctx, metav1.ListOptions{})
