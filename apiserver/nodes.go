@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/smartorch/smartorch/kubeconfig"
 	"github.com/smartorch/smartorch/store"
@@ -67,7 +68,9 @@ func (s *server) clusterNodes(c *fiber.Ctx) error {
 			sum = corev1.ResourceList{}
 			requested[p.Spec.NodeName] = sum
 		}
-		for name, q := range podRequests(&p) {
+		// What the scheduler reserves: containers, init containers (as their
+		// maximum), sidecars and overhead.
+		for name, q := range resourcehelper.PodRequests(&p, resourcehelper.PodResourcesOptions{}) {
 			total := sum[name]
 			total.Add(q)
 			sum[name] = total
@@ -129,25 +132,4 @@ func (s *server) addUsage(ctx context.Context, cluster *store.Cluster, nodes []c
 			views[i].Usage = &u
 		}
 	}
-}
-
-// podRequests is what the scheduler reserves for a pod: the larger of the
-// sum of its containers' requests and its largest init container's, per resource.
-func podRequests(p *corev1.Pod) corev1.ResourceList {
-	sum := corev1.ResourceList{}
-	for _, c := range p.Spec.Containers {
-		for name, q := range c.Resources.Requests {
-			total := sum[name]
-			total.Add(q)
-			sum[name] = total
-		}
-	}
-	for _, c := range p.Spec.InitContainers {
-		for name, q := range c.Resources.Requests {
-			if cur, ok := sum[name]; !ok || q.Cmp(cur) > 0 {
-				sum[name] = q.DeepCopy()
-			}
-		}
-	}
-	return sum
 }
