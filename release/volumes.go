@@ -69,14 +69,7 @@ type Volume struct {
 // only labelled claims are found). A claim whose volume no longer exists
 // has VolumeDeleted set.
 func Volumes(ctx context.Context, t Target, name string) ([]Volume, error) {
-	if err := chartutil.ValidateReleaseName(name); err != nil {
-		return nil, fmt.Errorf("release name %q: %w", name, err)
-	}
-	cfg, err := configuration(t)
-	if err != nil {
-		return nil, err
-	}
-	client, err := cfg.KubernetesClientSet()
+	cfg, client, err := volumeClients(t, name)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +82,19 @@ func Volumes(ctx context.Context, t Target, name string) ([]Volume, error) {
 		out[i] = v.Volume
 	}
 	return out, nil
+}
+
+// volumeClients checks the release name and connects to the cluster.
+func volumeClients(t Target, name string) (*action.Configuration, kubernetes.Interface, error) {
+	if err := chartutil.ValidateReleaseName(name); err != nil {
+		return nil, nil, fmt.Errorf("release name %q: %w", name, err)
+	}
+	cfg, err := configuration(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := cfg.KubernetesClientSet()
+	return cfg, client, err
 }
 
 // DeleteVolumes deletes the release's volumes (those Volumes lists) and
@@ -109,14 +115,7 @@ func Volumes(ctx context.Context, t Target, name string) ([]Volume, error) {
 // release (or scale its workloads to zero) first. While the release is
 // installed with replicas, its StatefulSets would create the claims again.
 func DeleteVolumes(ctx context.Context, t Target, name string) ([]Volume, error) {
-	if err := chartutil.ValidateReleaseName(name); err != nil {
-		return nil, fmt.Errorf("release name %q: %w", name, err)
-	}
-	cfg, err := configuration(t)
-	if err != nil {
-		return nil, err
-	}
-	client, err := cfg.KubernetesClientSet()
+	cfg, client, err := volumeClients(t, name)
 	if err != nil {
 		return nil, err
 	}
