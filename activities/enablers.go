@@ -185,7 +185,12 @@ func (a *Enablers) Uninstall(ctx context.Context, id string) error {
 
 // SetEnablerStatus records the enabler's status and its reason.
 func (a *Enablers) SetEnablerStatus(ctx context.Context, id, status, reason string) error {
-	return a.update(ctx, id, func(e *store.Enabler) { e.Status, e.StatusReason = status, reason })
+	return a.update(ctx, id, func(e *store.Enabler) {
+		e.Status, e.StatusReason = status, reason
+		if reason == "" {
+			setMirrorReason(e)
+		}
+	})
 }
 
 // EnablerRef names an enabler.

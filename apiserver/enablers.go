@@ -37,6 +37,8 @@ type enablerRequest struct {
 	Version   string      `json:"version" validate:"max=128"`
 	Namespace string      `json:"namespace" validate:"omitempty,dns1123label"`
 	Timeout   flexSeconds `json:"timeout" validate:"min=0,max=3600"`
+	// GlobalServiceTargets: nil means the default targets, empty none.
+	GlobalServiceTargets *[]string `json:"globalServiceTargets" validate:"omitempty,max=64,dive,min=1,max=253"`
 }
 
 var typeOfSeconds = reflect.TypeOf(0)
@@ -163,7 +165,7 @@ func (s *server) addEnabler(c *fiber.Ctx) error {
 	e := &store.Enabler{
 		Name: spec.Name, HelmChart: spec.HelmChart, Version: spec.Version, Namespace: spec.Namespace,
 		Values: spec.Values, Auto: spec.auto, Policy: string(spec.Policy), Target: spec.Target,
-		TimeoutSeconds: spec.timeout, Status: store.StatusPending,
+		TimeoutSeconds: spec.timeout, Status: store.StatusPending, GlobalTargets: req.GlobalServiceTargets,
 	}
 	e.ID = uuid.NewString()
 	e.OperationID = workflows.WorkflowID(workflows.OpInstantiate, e.ID)

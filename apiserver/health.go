@@ -97,7 +97,7 @@ func (s *server) look(c *fiber.Ctx, e *store.Enabler) *health {
 		case !got.Ready:
 			h.status, h.reason = store.StatusDegraded, "not ready: "+strings.Join(got.NotReady, "; ")
 		default:
-			h.status = store.StatusEnabled
+			h.status, h.reason = store.StatusEnabled, e.MirrorProblems()
 		}
 	}
 	return h

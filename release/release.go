@@ -55,6 +55,7 @@ type Release struct {
 	Updated      time.Time      `json:"updated"`
 	Values       map[string]any `json:"values,omitempty"`      // user-supplied values of this revision
 	Description  string         `json:"description,omitempty"` // Helm's: "Install complete", "Rollback to 2", an error, ...
+	Manifest     string         `json:"-"`                     // the rendered objects
 }
 
 // Install installs ch as release name owned by owner (an enabler id),
@@ -309,7 +310,7 @@ func timeout(ctx context.Context) time.Duration {
 }
 
 func toRelease(r *helmrelease.Release) Release {
-	out := Release{Name: r.Name, Namespace: r.Namespace, Revision: r.Version, Owner: r.Labels[OwnerLabel], Values: r.Config}
+	out := Release{Name: r.Name, Namespace: r.Namespace, Revision: r.Version, Owner: r.Labels[OwnerLabel], Values: r.Config, Manifest: r.Manifest}
 	if r.Info != nil {
 		out.Status = r.Info.Status.String()
 		out.Updated = r.Info.LastDeployed.Time

@@ -2,6 +2,8 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/smartorch/smartorch/scheduler"
@@ -161,6 +163,61 @@ type Enabler struct {
 	Previous *PreviousRelease `bson:"previous,omitempty" json:"previous,omitempty"`
 	// VolumeCleanup reports the last volume cleanup.
 	VolumeCleanup *VolumeCleanup `bson:"volumeCleanup,omitempty" json:"volumeCleanup,omitempty"`
+	// GlobalTargets names the clusters its global services are mirrored
+	// into. Nil means the default, the original's direction: every edge
+	// cluster mesh-connected to the enabler's cluster (so a cloud enabler's
+	// services reach every edge); empty means nowhere.
+	GlobalTargets *[]string `bson:"globalTargets,omitempty" json:"globalServiceTargets,omitempty"`
+	// GlobalServices are the release's global services and their mirrors.
+	GlobalServices []GlobalService `bson:"globalServices,omitempty" json:"globalServices,omitempty"`
+}
+
+// GlobalService is a Service of an enabler's release marked global, and
+// where it is mirrored.
+type GlobalService struct {
+	Name      string        `bson:"name" json:"name"`
+	Namespace string        `bson:"namespace" json:"namespace"`
+	Ports     []ServicePort `bson:"ports" json:"ports"`
+	Mirrors   []Mirror      `bson:"mirrors" json:"mirrors"`
+}
+
+// ServicePort is a port of a global service.
+type ServicePort struct {
+	Name     string `bson:"name,omitempty" json:"name,omitempty"`
+	Port     int32  `bson:"port" json:"port"`
+	Protocol string `bson:"protocol" json:"protocol"`
+}
+
+// Mirror is a global service's copy in another cluster.
+type Mirror struct {
+	Cluster string `bson:"cluster" json:"cluster"`
+	State   string `bson:"state" json:"state"`
+	Reason  string `bson:"reason,omitempty" json:"reason,omitempty"`
+}
+
+// Mirror states.
+const (
+	MirrorSynced = "Mirrored"
+	// MirrorConflict: the cluster has a Service of that name the
+	// orchestrator did not create; it is left alone.
+	MirrorConflict = "Conflict"
+	// MirrorNotConnected: a target the enabler names is not joined or not
+	// mesh-connected to the enabler's cluster.
+	MirrorNotConnected = "NotConnected"
+	MirrorFailed       = "Error"
+)
+
+// MirrorProblems says which mirrors are missing and why, or "".
+func (e *Enabler) MirrorProblems() string {
+	var problems []string
+	for _, s := range e.GlobalServices {
+		for _, m := range s.Mirrors {
+			if m.State != MirrorSynced {
+				problems = append(problems, fmt.Sprintf("global service %s/%s is not mirrored to %s: %s", s.Namespace, s.Name, m.Cluster, m.Reason))
+			}
+		}
+	}
+	return strings.Join(problems, "; ")
 }
 
 // PreviousRelease is the version and values an upgrade replaced.

@@ -25,6 +25,11 @@ func DeleteEnabler(ctx workflow.Context, enablerID string, volumes bool) error {
 }
 
 func deleteEnabler(op *operation, id string, volumes bool) error {
+	if op.since(changeGlobalServices) {
+		if err := op.do("remove the global service mirrors", clusterCall, nil, enablers.RemoveGlobalServices, id); err != nil {
+			return err
+		}
+	}
 	if err := op.do("uninstall the release", longClusterCall, nil, enablers.Uninstall, id); err != nil {
 		return err
 	}

@@ -47,5 +47,11 @@ func instantiateEnabler(op *operation, id string) error {
 	if err := op.do("release the reserved capacity", storeCall, nil, enablers.ReleaseReservation, id); err != nil {
 		return err
 	}
+	if op.since(changeGlobalServices) {
+		op.undo("remove the global service mirrors", clusterCall, enablers.RemoveGlobalServices, id)
+		if err := op.do("mirror the global services", clusterCall, nil, enablers.SyncGlobalServices, id); err != nil {
+			return err
+		}
+	}
 	return op.do("enable the enabler", storeCall, nil, enablers.SetEnablerStatus, id, store.StatusEnabled, "")
 }

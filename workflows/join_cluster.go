@@ -65,5 +65,12 @@ func joinMesh(op *operation, id string) error {
 		return err
 	}
 	op.undo("disconnect the mesh peers", clusterCall, clusters.DisconnectMesh, id)
-	return op.do("connect the mesh peers and restart their agents", clusterCall, nil, clusters.ConnectMesh, id)
+	if err := op.do("connect the mesh peers and restart their agents", clusterCall, nil, clusters.ConnectMesh, id); err != nil {
+		return err
+	}
+	if !op.since(changeGlobalServices) {
+		return nil
+	}
+	op.undo("remove the global service mirrors", clusterCall, enablers.RemoveMirrorsFrom, id)
+	return op.do("mirror the global services into the cluster", clusterCall, nil, enablers.MirrorGlobalServicesInto, id)
 }

@@ -94,6 +94,19 @@ func (op *operation) do(name string, opts workflow.ActivityOptions, result any, 
 	return op.run(op.ctx, step{name: name, opts: opts, fn: fn, args: args}, result)
 }
 
+// since reports whether this run takes the steps added by change: runs
+// that started before the change replay their recorded history unchanged.
+func (op *operation) since(change string) bool {
+	return workflow.GetVersion(op.ctx, change, workflow.DefaultVersion, 1) == 1
+}
+
+// Changes to workflow steps, for since.
+const (
+	// Global services are mirrored, and their mirrors removed, by the
+	// workflows that change enablers and clusters.
+	changeGlobalServices = "global-services"
+)
+
 // undo registers a compensation to run if the operation later fails.
 func (op *operation) undo(name string, opts workflow.ActivityOptions, fn any, args ...any) {
 	op.compensation = append(op.compensation, step{name: name, opts: opts, fn: fn, args: args})

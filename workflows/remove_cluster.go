@@ -32,6 +32,11 @@ func removeCluster(op *operation, id string) error {
 	if err := removeEnablers(op, id); err != nil {
 		return err
 	}
+	if op.since(changeGlobalServices) {
+		if err := op.do("remove the global service mirrors in the cluster", clusterCall, nil, enablers.RemoveMirrorsFrom, id); err != nil {
+			return err
+		}
+	}
 	if err := op.do("disconnect the mesh peers", clusterCall, nil, clusters.DisconnectMesh, id); err != nil {
 		return err
 	}
@@ -49,7 +54,13 @@ func removeEnablers(op *operation, clusterID string) error {
 	if err := op.do("list the enablers on the cluster", storeCall, &on, enablers.EnablersOn, clusterID); err != nil {
 		return err
 	}
+	mirrors := op.since(changeGlobalServices)
 	for _, e := range on {
+		if mirrors {
+			if err := op.do("remove the global service mirrors of enabler "+e.Name, clusterCall, nil, enablers.RemoveGlobalServices, e.ID); err != nil {
+				return err
+			}
+		}
 		if err := op.do("uninstall enabler "+e.Name, longClusterCall, nil, enablers.Uninstall, e.ID); err != nil {
 			return err
 		}

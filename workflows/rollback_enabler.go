@@ -28,5 +28,10 @@ func rollbackEnabler(op *operation, id string, revision int) error {
 	if err := op.do("wait until the release is ready", waitReady, nil, enablers.WaitReady, id); err != nil {
 		return err
 	}
+	if op.since(changeGlobalServices) {
+		if err := op.do("mirror the global services", clusterCall, nil, enablers.SyncGlobalServices, id); err != nil {
+			return err
+		}
+	}
 	return op.do("mark the enabler Enabled", storeCall, nil, enablers.SetEnablerStatus, id, store.StatusEnabled, "")
 }

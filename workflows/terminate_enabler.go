@@ -23,6 +23,11 @@ func TerminateEnabler(ctx workflow.Context, enablerID string) error {
 }
 
 func terminateEnabler(op *operation, id string) error {
+	if op.since(changeGlobalServices) {
+		if err := op.do("remove the global service mirrors", clusterCall, nil, enablers.RemoveGlobalServices, id); err != nil {
+			return err
+		}
+	}
 	if err := op.do("uninstall the release", longClusterCall, nil, enablers.Uninstall, id); err != nil {
 		return err
 	}

@@ -33,12 +33,22 @@ func upgradeEnabler(op *operation, id string) error {
 	if err := op.do("read the deployed revision", clusterCall, &revision, enablers.CurrentRevision, id); err != nil {
 		return err
 	}
+	mirrors := op.since(changeGlobalServices)
+	if mirrors {
+		// Runs after the rollback: the mirrors follow the revision restored.
+		op.undo("mirror the global services of the restored revision", clusterCall, enablers.SyncGlobalServices, id)
+	}
 	op.undo("roll back to the previous revision", longClusterCall, enablers.RevertUpgrade, id, revision)
 	if err := op.do("upgrade the release", longClusterCall, nil, enablers.Upgrade, id); err != nil {
 		return err
 	}
 	if err := op.do("wait until the release is ready", waitReady, nil, enablers.WaitReady, id); err != nil {
 		return err
+	}
+	if mirrors {
+		if err := op.do("mirror the global services", clusterCall, nil, enablers.SyncGlobalServices, id); err != nil {
+			return err
+		}
 	}
 	return op.do("mark the enabler Enabled", storeCall, nil, enablers.SetEnablerStatus, id, store.StatusEnabled, "")
 }
