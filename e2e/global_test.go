@@ -91,14 +91,7 @@ func checkMirror(t *testing.T, c *testenv.Cluster, service, enablerID string, po
 }
 
 func TestGlobalServices(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{
-		Temporal: true, ChartRepo: true,
-		Clusters: []testenv.ClusterOptions{
-			{Name: "cloud", Workloads: true, StorageClass: "standard", Cilium: true, Nodes: []testenv.NodeOptions{{PodCIDR: "10.217.0.0/24"}}},
-			{Name: "edge-1", Workloads: true, StorageClass: "standard", Cilium: true},
-			{Name: "edge-2", Workloads: true, StorageClass: "standard", Cilium: true},
-		},
-	})
+	env := testenv.Start(t, testenv.Options{Temporal: true, ChartRepo: true, Clusters: meshClusters})
 	o := startOrchestrator(t, env)
 	ctx := context.Background()
 	cloud, edge1, edge2 := env.Clusters[0], env.Clusters[1], env.Clusters[2]
