@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -55,14 +56,14 @@ func (s *server) loginLimiters() []fiber.Handler {
 		limiter.New(limiter.Config{
 			Max:                    s.LoginAttempts * 10,
 			Expiration:             s.LoginWindow,
-			KeyGenerator:           func(c *fiber.Ctx) string { return c.IP() },
+			KeyGenerator:           func(c *fiber.Ctx) string { return clientOf(c.IP()) },
 			LimitReached:           limited,
 			SkipSuccessfulRequests: true,
 		}),
 		limiter.New(limiter.Config{
 			Max:                    s.LoginAttempts,
 			Expiration:             s.LoginWindow,
-			KeyGenerator:           func(c *fiber.Ctx) string { return c.IP() + "\x00" + usernameOf(c.Body()) },
+			KeyGenerator:           func(c *fiber.Ctx) string { return clientOf(c.IP()) + "\x00" + usernameOf(c.Body()) },
 			LimitReached:           limited,
 			SkipSuccessfulRequests: true,
 		}),
@@ -80,6 +81,21 @@ func renderErrors(h fiber.Handler) fiber.Handler {
 	}
 }
 
+// clientOf is the client an address stands for: an IPv4 address, or the /64
+// network of an IPv6 address, since one IPv6 host usually holds a whole /64
+// and could otherwise bypass the limits by changing its address.
+func clientOf(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr.WithZone(""), 64).Masked().String()
+}
+
 func usernameOf(body []byte) string {
 	var req struct {
 		Username string `json:"username"`
@@ -95,6 +111,7 @@ func (s *server) authenticate(c *fiber.Ctx) error {
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
 		scheme, rest, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="smartorch", error="invalid_request"`)
 			return apiError(fiber.StatusUnauthorized, "Authorization header must be \"Bearer <token>\"")
 		}
 		token = strings.TrimSpace(rest)

@@ -44,6 +44,10 @@ type orchestrator struct {
 	temporal   client.Client
 	metricsDir string
 	bodies     []string
+	// logs holds everything the API and the in-process worker logged, at
+	// every level (the test output shows only warnings and errors).
+	logs      *syncBuffer
+	taskQueue string
 }
 
 func startOrchestrator(t *testing.T, env *testenv.Env) *orchestrator {
@@ -55,7 +59,10 @@ func startOrchestrator(t *testing.T, env *testenv.Env) *orchestrator {
 func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	t.Helper()
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewMultiHandler(
+		slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}),
+		slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	opened := storetest.Open(t)
 	st, uri, key := opened.Store, opened.URI, opened.Key
 
@@ -96,7 +103,7 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
 
-	o := &orchestrator{t: t, url: "http://" + ln.Addr().String(), store: st, temporal: tc, metricsDir: metricsDir,
+	o := &orchestrator{t: t, url: "http://" + ln.Addr().String(), store: st, temporal: tc, metricsDir: metricsDir, logs: logs, taskQueue: taskQueue,
 		workerEnv: []string{
 			"SMARTORCH_E2E_WORKER=1",
 			"E2E_MONGO_URI=" + uri,

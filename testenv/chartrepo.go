@@ -20,6 +20,8 @@ type ChartRepo struct {
 	Dir string
 	// Charts are the chart names in the repository.
 	Charts []string
+	// Username and Password, when set, are required (HTTP basic auth).
+	Username, Password string
 
 	server *http.Server
 }
@@ -28,14 +30,25 @@ type ChartRepo struct {
 // only a chart repository use it without Start.
 func StartChartRepo(t T) *ChartRepo {
 	t.Helper()
-	r, err := startChartRepo(t.TempDir())
+	r, err := startChartRepo(t.TempDir(), "", "")
 	fatal(t, err)
 	t.Cleanup(r.close)
 	return r
 }
 
-func startChartRepo(dir string) (*ChartRepo, error) {
-	r := &ChartRepo{Dir: filepath.Join(dir, "charts"), Charts: []string{ChartWeb, ChartStateful, ChartGlobal, ChartHuge}}
+// StartPrivateChartRepo is StartChartRepo serving only requests that log in
+// with username and password.
+func StartPrivateChartRepo(t T, username, password string) *ChartRepo {
+	t.Helper()
+	r, err := startChartRepo(t.TempDir(), username, password)
+	fatal(t, err)
+	t.Cleanup(r.close)
+	return r
+}
+
+func startChartRepo(dir, username, password string) (*ChartRepo, error) {
+	r := &ChartRepo{Dir: filepath.Join(dir, "charts"), Charts: []string{ChartWeb, ChartStateful, ChartGlobal, ChartHuge},
+		Username: username, Password: password}
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -59,9 +72,23 @@ func startChartRepo(dir string) (*ChartRepo, error) {
 		l.Close()
 		return nil, err
 	}
-	r.server = &http.Server{Handler: http.FileServer(http.Dir(r.Dir)), ReadHeaderTimeout: 10 * time.Second}
+	r.server = &http.Server{Handler: r.authorize(http.FileServer(http.Dir(r.Dir))), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = r.server.Serve(l) }()
 	return r, nil
+}
+
+func (r *ChartRepo) authorize(h http.Handler) http.Handler {
+	if r.Username == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if u, p, ok := req.BasicAuth(); !ok || u != r.Username || p != r.Password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="charts"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, req)
+	})
 }
 
 func (r *ChartRepo) close() {

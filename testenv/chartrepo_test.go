@@ -65,3 +65,24 @@ func get(t *testing.T, url string) []byte {
 	}
 	return body
 }
+
+func TestStartPrivateChartRepo(t *testing.T) {
+	r := testenv.StartPrivateChartRepo(t, "reader", "repo-password")
+	for _, c := range []struct {
+		user, password string
+		want           int
+	}{{"", "", 401}, {"reader", "wrong", 401}, {"other", "repo-password", 401}, {"reader", "repo-password", 200}} {
+		req, _ := http.NewRequest("GET", r.URL+"/index.yaml", nil)
+		if c.user != "" {
+			req.SetBasicAuth(c.user, c.password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("as %q/%q: status %d, want %d", c.user, c.password, resp.StatusCode, c.want)
+		}
+	}
+}

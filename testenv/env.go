@@ -134,7 +134,7 @@ func (e *Env) start(opts Options) error {
 		})
 	}
 	if opts.ChartRepo {
-		wg.Go(func() { e.ChartRepo, errs[n+2] = startChartRepo(e.Dir) })
+		wg.Go(func() { e.ChartRepo, errs[n+2] = startChartRepo(e.Dir, "", "") })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
