@@ -168,8 +168,8 @@ func TestSecretsStaySecret(t *testing.T) {
 	}
 	// The values and the login token are answered on purpose, but must be
 	// nowhere else.
-	valuesSecretS := newSecret("a password in the enabler's values", []byte(valuesSecret))
-	tokenS := newSecret("the login token", []byte(o.token))
+	valuesPassword := newSecret("a password in the enabler's values", []byte(valuesSecret))
+	loginToken := newSecret("the login token", []byte(o.token))
 
 	// Join the cluster; the wrong name makes a 400 that must not quote the
 	// kubeconfig.
@@ -228,7 +228,7 @@ func TestSecretsStaySecret(t *testing.T) {
 			}
 		}
 		for _, d := range docs {
-			for _, s := range append(secrets, valuesSecretS, tokenS) {
+			for _, s := range append(secrets, valuesPassword, loginToken) {
 				if s.in(d.raw) {
 					t.Errorf("%s is in plaintext in store document %s/%s", s.name, d.collection, d.id)
 				}
@@ -245,7 +245,7 @@ func TestSecretsStaySecret(t *testing.T) {
 	t.Run("responses", func(t *testing.T) {
 		all := []byte(strings.Join(o.bodies, "\n"))
 		// Controls: what is answered on purpose is found.
-		if !valuesSecretS.in(all) || !tokenS.in(all) {
+		if !valuesPassword.in(all) || !loginToken.in(all) {
 			t.Fatal("the enabler's values or the login token are not in any response: the scan is broken")
 		}
 		for _, b := range o.bodies {
@@ -268,7 +268,7 @@ func TestSecretsStaySecret(t *testing.T) {
 		temporalLog, err := os.ReadFile(filepath.Join(env.Dir, "temporal", "temporal.log"))
 		must(t, err)
 		for name, data := range map[string][]byte{"API and worker": logs, "Temporal server": temporalLog} {
-			for _, s := range append(secrets, valuesSecretS, tokenS) {
+			for _, s := range append(secrets, valuesPassword, loginToken) {
 				if s.in(data) {
 					t.Errorf("%s is in the %s logs", s.name, name)
 				}
@@ -289,7 +289,7 @@ func TestSecretsStaySecret(t *testing.T) {
 			if !bytes.Contains(h, []byte(joined.Cluster.ID)) && !bytes.Contains(h, []byte(e.ID)) {
 				t.Errorf("history of %s names neither the cluster nor the enabler: the scan is broken", id)
 			}
-			for _, s := range append(secrets, valuesSecretS, tokenS) {
+			for _, s := range append(secrets, valuesPassword, loginToken) {
 				if s.in(h) {
 					t.Errorf("%s is in the Temporal history of %s", s.name, id)
 				}
