@@ -451,7 +451,6 @@ func checkExactlyOnce(b *testing.B, o *orchestrator, env *testenv.Env, results [
 	runs := map[string]int{}
 	eventually(b, time.Minute, "Temporal's visibility to list every run", func() bool {
 		clear(runs)
-		n := 0
 		var token []byte
 		for {
 			resp, err := o.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
@@ -462,10 +461,9 @@ func checkExactlyOnce(b *testing.B, o *orchestrator, env *testenv.Env, results [
 			}
 			for _, ex := range resp.GetExecutions() {
 				runs[ex.GetExecution().GetWorkflowId()]++
-				n++
 			}
 			if token = resp.GetNextPageToken(); len(token) == 0 {
-				return n >= len(results)
+				return !slices.ContainsFunc(results, func(r posted) bool { return runs[r.enabler.OperationID] == 0 })
 			}
 		}
 	})
@@ -506,10 +504,16 @@ func (o *orchestrator) deleteAll(names []string) {
 	for i, name := range names {
 		wg.Go(func() {
 			code, data, err := o.send("DELETE", "/api/enabler/"+name+"?wait=4m", nil)
-			if err == nil && code != 202 || !strings.Contains(string(data), `"Deleted"`) {
-				err = fmt.Errorf("delete %s: %d %s", name, code, data)
+			var a struct{ Enabler enablerView }
+			if err == nil {
+				err = json.Unmarshal(data, &a)
 			}
-			errs[i] = err
+			if err == nil && (code != 202 || a.Enabler.Status != "Deleted") {
+				err = fmt.Errorf("%d %s", code, data)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("delete %s: %w", name, err)
+			}
 		})
 	}
 	wg.Wait()
