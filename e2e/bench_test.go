@@ -45,7 +45,7 @@ const pairsPerOp = 5
 func BenchmarkInstantiate(b *testing.B) {
 	env := testenv.Start(b, testenv.Options{
 		Temporal: true, ChartRepo: true,
-		Clusters: []testenv.ClusterOptions{{Name: "bench", Workloads: true}},
+		Clusters: []testenv.ClusterOptions{{Name: "bench", Workloads: true, StorageClass: "standard"}},
 	})
 	o := startOrchestrator(b, env)
 	joinAndAddRepo(b, o, env)
@@ -328,7 +328,7 @@ func BenchmarkConcurrentInstantiate(b *testing.B) {
 	const clusters, enablers = 10, 200
 	opts := testenv.Options{Temporal: true, ChartRepo: true}
 	for i := range clusters {
-		opts.Clusters = append(opts.Clusters, testenv.ClusterOptions{Name: fmt.Sprintf("c%02d", i), Workloads: true})
+		opts.Clusters = append(opts.Clusters, testenv.ClusterOptions{Name: fmt.Sprintf("c%02d", i), Workloads: true, StorageClass: "standard"})
 	}
 	env := testenv.Start(b, opts)
 	o := startOrchestrator(b, env)
