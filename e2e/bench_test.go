@@ -23,20 +23,25 @@ import (
 	"github.com/smartorch/smartorch/testenv"
 )
 
-// pairsPerOp is how many orchestrator instantiations, each paired with a
-// bare Helm install, one iteration of BenchmarkInstantiate times: enough
-// for a median at the default -benchtime, where an iteration runs once.
+// pairsPerOp is how many rounds one iteration of BenchmarkInstantiate
+// times: enough for a median at the default -benchtime, where an
+// iteration runs once.
 const pairsPerOp = 5
 
-// BenchmarkInstantiate compares, on one cluster in one run, the full
-// orchestrator path (POST /api/enabler with vim, answered once the
-// operation ended and the enabler is Enabled) with a bare Helm SDK install
-// of the same chart and values that waits for readiness the same way, as
-// `helm install --wait --wait-for-jobs` does. They alternate (which one
-// goes first alternates too); deleting and uninstalling are not timed.
-// An op is pairsPerOp pairs. It reports the mean and P50 of each, their
-// ratios, and where the orchestrator's time goes, from the workflow's
-// Temporal history:
+// BenchmarkInstantiate compares, on one cluster in one run, three ways to
+// install the web chart with the same values and wait until it is ready:
+//
+//	orch    the full orchestrator path: POST /api/enabler with vim, answered
+//	        once the operation ended and the enabler is Enabled;
+//	helm    a bare Helm SDK install, as `helm install --wait --wait-for-jobs`
+//	        (action.Install with Wait): the baseline of the target;
+//	direct  the orchestrator's own release.Install then release.WaitReady,
+//	        without the orchestration: what the workflow adds is orch - direct.
+//
+// Each round runs the three in rotating order; deleting and uninstalling
+// are not timed. An op is pairsPerOp rounds. It reports the mean and P50 of
+// each, the ratios, and where the orchestrator's time goes, from the
+// workflow's Temporal history:
 //
 //	api-ms     the request minus the workflow (store insert, workflow start, answering)
 //	wftask-ms  between steps: workflow tasks deciding the next step
@@ -70,22 +75,42 @@ func BenchmarkInstantiate(b *testing.B) {
 		return time.Since(start)
 	}
 
+	// direct is what the orchestrator's activities do, without the
+	// orchestration: release.Install, then release.WaitReady.
+	target := release.Target{Kubeconfig: env.Clusters[0].Kubeconfig, Namespace: "default"}
+	direct := func(name string) time.Duration {
+		start := time.Now()
+		ch, _, err := helm.charts.Load(b.Context(), "test/"+testenv.ChartWeb, "", helm.repos)
+		if err == nil {
+			_, err = release.Install(b.Context(), target, ch, name, "bench", values)
+		}
+		if err == nil {
+			err = release.WaitReady(b.Context(), target, name, 5*time.Minute)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+
 	// The first of each pays for cold caches (chart archive, connections).
 	orchestrated("warm-orch")
 	bare("warm-helm")
+	direct("warm-direct")
 
-	var orch, plain []time.Duration
+	var orch, plain, lib []time.Duration
 	var steps []stepTimes
 	for i := 0; b.Loop(); i++ {
 		for j := range pairsPerOp {
 			n := i*pairsPerOp + j
-			name, release := fmt.Sprintf("orch-%d", n), fmt.Sprintf("helm-%d", n)
-			if n%2 == 0 {
-				orch = append(orch, orchestrated(name))
-				plain = append(plain, bare(release))
-			} else {
-				plain = append(plain, bare(release))
-				orch = append(orch, orchestrated(name))
+			name, helmName, directName := fmt.Sprintf("orch-%d", n), fmt.Sprintf("helm-%d", n), fmt.Sprintf("direct-%d", n)
+			arms := []func(){
+				func() { orch = append(orch, orchestrated(name)) },
+				func() { plain = append(plain, bare(helmName)) },
+				func() { lib = append(lib, direct(directName)) },
+			}
+			for k := range arms {
+				arms[(n+k)%len(arms)]()
 			}
 			b.StopTimer()
 			e := o.enabler(name)
@@ -93,7 +118,10 @@ func BenchmarkInstantiate(b *testing.B) {
 			if code, e := o.op("DELETE", "/api/enabler/"+name+"?wait=2m", nil); code != 202 || e.Status != "Deleted" {
 				b.Fatalf("delete %s: %d %+v", name, code, e)
 			}
-			if err := helm.uninstall(release); err != nil {
+			if err := helm.uninstall(helmName); err != nil {
+				b.Fatal(err)
+			}
+			if err := release.Uninstall(b.Context(), target, directName, "bench"); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
@@ -104,9 +132,12 @@ func BenchmarkInstantiate(b *testing.B) {
 	b.ReportMetric(msOf(percentile(orch, 50)), "orch-p50-ms")
 	b.ReportMetric(msOf(mean(plain)), "helm-mean-ms")
 	b.ReportMetric(msOf(percentile(plain, 50)), "helm-p50-ms")
+	b.ReportMetric(msOf(mean(lib)), "direct-mean-ms")
+	b.ReportMetric(msOf(percentile(lib, 50)), "direct-p50-ms")
 	b.ReportMetric(float64(mean(orch))/float64(mean(plain)), "ratio-mean")
 	b.ReportMetric(float64(percentile(orch, 50))/float64(percentile(plain, 50)), "ratio-p50")
-	b.Logf("%d pairs; orchestrator %v, helm %v", len(orch), round(orch), round(plain))
+	b.ReportMetric(float64(percentile(orch, 50))/float64(percentile(lib, 50)), "ratio-direct-p50")
+	b.Logf("%d rounds; orchestrator %v, helm %v, direct %v", len(orch), round(orch), round(plain), round(lib))
 	reportSteps(b, steps)
 }
 
