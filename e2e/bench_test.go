@@ -430,7 +430,9 @@ func (o *orchestrator) postEnabler(ctx context.Context, name string) posted {
 	p.took = time.Since(start)
 	if err == nil {
 		code, data, err = o.send("GET", "/api/enabler/"+name, nil)
-		p.code = code
+		if err == nil && code != 200 {
+			err = fmt.Errorf("GET /api/enabler/%s: %d %s", name, code, data)
+		}
 		if err == nil {
 			err = json.Unmarshal(data, &p.enabler)
 		}
