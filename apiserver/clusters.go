@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -92,7 +93,7 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 		return err
 	}
 	s.Logger.Info("cluster join started", "requestId", requestID(c), "cluster", cluster.Name, "operation", cluster.OperationID)
-	return s.accepted(c, cluster.OperationID, "cluster", func() (any, error) { return s.Store.Clusters.Get(cx, cluster.ID) })
+	return s.accepted(c, cluster.OperationID, "cluster", func(cx context.Context) (any, error) { return s.Store.Clusters.Get(cx, cluster.ID) })
 }
 
 // isCloud decides the role of a new cluster: as asked, or else the first
@@ -186,7 +187,7 @@ func (s *server) removeCluster(c *fiber.Ctx) error {
 		return err
 	}
 	s.Logger.Info("cluster removal started", "requestId", requestID(c), "cluster", cluster.Name, "operation", opID)
-	return s.accepted(c, opID, "cluster", func() (any, error) {
+	return s.accepted(c, opID, "cluster", func(cx context.Context) (any, error) {
 		got, err := s.Store.Clusters.Get(cx, cluster.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return fiber.Map{"id": cluster.ID, "name": cluster.Name, "status": "Removed"}, nil
@@ -229,13 +230,16 @@ func (s *server) start(c *fiber.Ctx, id string, workflow any, args ...any) error
 
 // accepted answers 202 with the resource (under key) and its operation id;
 // with ?wait=<duration> it first waits (at most that long) for the operation.
-func (s *server) accepted(c *fiber.Ctx, opID, key string, read func() (any, error)) error {
+// read gets a context of its own: the wait may outlast the request's.
+func (s *server) accepted(c *fiber.Ctx, opID, key string, read func(context.Context) (any, error)) error {
 	if w := c.Query("wait"); w != "" {
 		if err := s.wait(c, opID, w); err != nil {
 			return err
 		}
 	}
-	resource, err := read()
+	cx, cancel := ctx(c)
+	defer cancel()
+	resource, err := read(cx)
 	if err != nil {
 		return err
 	}

@@ -90,9 +90,7 @@ func (s *server) running(cx context.Context, id string) (bool, error) {
 // acceptedEnabler answers 202 with the enabler as it is after the
 // operation (or now, without ?wait); a deleted one is reported as such.
 func (s *server) acceptedEnabler(c *fiber.Ctx, opID string, e *store.Enabler) error {
-	return s.accepted(c, opID, "enabler", func() (any, error) {
-		cx, cancel := ctx(c)
-		defer cancel()
+	return s.accepted(c, opID, "enabler", func(cx context.Context) (any, error) {
 		got, err := s.Store.Enablers.Get(cx, e.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return fiber.Map{"id": e.ID, "name": e.Name, "status": "Deleted"}, nil

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -181,7 +182,7 @@ func (s *server) addEnabler(c *fiber.Ctx) error {
 		return err
 	}
 	s.Logger.Info("enabler instantiation started", "requestId", requestID(c), "enabler", e.Name, "operation", e.OperationID)
-	return s.accepted(c, e.OperationID, "enabler", func() (any, error) { return s.Store.Enablers.Get(cx, e.ID) })
+	return s.accepted(c, e.OperationID, "enabler", func(cx context.Context) (any, error) { return s.Store.Enablers.Get(cx, e.ID) })
 }
 
 // preview answers where an enabler would go, and why, without placing it.

@@ -35,7 +35,7 @@ const adminPassword = "e2e-admin-password"
 // orchestrator is the API and a worker running in the test process against
 // the environment's Temporal and an embedded FerretDB.
 type orchestrator struct {
-	t *testing.T
+	t testing.TB
 	// workerEnv starts a worker process with this environment (see TestMain).
 	workerEnv  []string
 	url        string
@@ -50,13 +50,13 @@ type orchestrator struct {
 	taskQueue string
 }
 
-func startOrchestrator(t *testing.T, env *testenv.Env) *orchestrator {
+func startOrchestrator(t testing.TB, env *testenv.Env) *orchestrator {
 	return start(t, env, true)
 }
 
 // start runs the API, and a worker in this process when inProcessWorker;
 // otherwise tests start worker processes with startWorkerProcess.
-func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
+func start(t testing.TB, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -130,32 +130,45 @@ func newPlanner(st *store.Store, cacheDir, prometheus string) *placement.Planner
 // call sends a JSON request and decodes the answer into out (if not nil).
 func (o *orchestrator) call(method, path string, body, out any) int {
 	o.t.Helper()
-	var r io.Reader
-	if body != nil {
-		data, _ := json.Marshal(body)
-		r = bytes.NewReader(data)
-	}
-	req, _ := http.NewRequest(method, o.url+path, r)
-	req.Header.Set("Content-Type", "application/json")
-	if o.token != "" {
-		req.Header.Set("Authorization", "Bearer "+o.token)
-	}
-	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	code, data, err := o.send(method, path, body)
 	if err != nil {
 		o.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
 	o.bodies = append(o.bodies, string(data))
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
 			o.t.Fatalf("%s %s: %s: %v", method, path, data, err)
 		}
 	}
-	if resp.StatusCode >= 500 {
-		o.t.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	if code >= 500 {
+		o.t.Errorf("%s %s: %d %s", method, path, code, data)
 	}
-	return resp.StatusCode
+	return code
+}
+
+// send sends a JSON request and returns the answer's status and body.
+// Unlike call it fails nothing, so any goroutine may use it.
+func (o *orchestrator) send(method, path string, body any) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, o.url+path, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if o.token != "" {
+		req.Header.Set("Authorization", "Bearer "+o.token)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, err
 }
 
 type clusterView struct {
@@ -222,7 +235,7 @@ func (o *orchestrator) operation(id string) operationView {
 }
 
 // eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -233,7 +246,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,568 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/cli"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/smartorch/smartorch/release"
+	"github.com/smartorch/smartorch/store"
+	"github.com/smartorch/smartorch/testenv"
+)
+
+// pairsPerOp is how many rounds one iteration of BenchmarkInstantiate
+// times: enough for a median at the default -benchtime, where an
+// iteration runs once.
+const pairsPerOp = 5
+
+// BenchmarkInstantiate compares, on one cluster in one run, three ways to
+// install the web chart with the same values and wait until it is ready:
+//
+//	orch    the full orchestrator path: POST /api/enabler with vim, answered
+//	        once the operation ended and the enabler is Enabled;
+//	helm    a bare Helm SDK install, as `helm install --wait --wait-for-jobs`
+//	        (action.Install with Wait): the baseline of the target;
+//	direct  the orchestrator's own release.Install then release.WaitReady,
+//	        without the orchestration: what the workflow adds is orch - direct.
+//
+// Each round runs the three in rotating order; deleting and uninstalling
+// are not timed. An op is pairsPerOp rounds. It reports the mean and P50 of
+// each, the ratios, and where the orchestrator's time goes, from the
+// workflow's Temporal history:
+//
+//	api-ms     the request minus the workflow (store insert, workflow start, answering)
+//	wftask-ms  between steps: workflow tasks deciding the next step
+//	queue-ms   activities scheduled but not yet started by the worker
+//	<Step>-ms  each activity's own run time
+func BenchmarkInstantiate(b *testing.B) {
+	env := testenv.Start(b, testenv.Options{
+		Temporal: true, ChartRepo: true,
+		Clusters: []testenv.ClusterOptions{{Name: "bench", Workloads: true, StorageClass: "standard"}},
+	})
+	o := startOrchestrator(b, env)
+	joinAndAddRepo(b, o, env)
+	helm := newBareHelm(b, env.Clusters[0], env.ChartRepo.URL)
+	values := map[string]any{"replicaCount": 2}
+
+	orchestrated := func(name string) time.Duration {
+		body := map[string]any{"enablerName": name, "helmChart": "test/" + testenv.ChartWeb, "vim": "bench", "additionalParams": values}
+		start := time.Now()
+		e := o.instantiate(body)
+		took := time.Since(start)
+		if e.Status != "Enabled" {
+			b.Fatalf("enabler %s: %s (%s)", name, e.Status, e.StatusReason)
+		}
+		return took
+	}
+	bare := func(name string) time.Duration {
+		start := time.Now()
+		if err := helm.install(b.Context(), name, values); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+
+	// direct is what the orchestrator's activities do, without the
+	// orchestration: release.Install, then release.WaitReady.
+	target := release.Target{Kubeconfig: env.Clusters[0].Kubeconfig, Namespace: "default"}
+	direct := func(name string) time.Duration {
+		start := time.Now()
+		ch, _, err := helm.charts.Load(b.Context(), "test/"+testenv.ChartWeb, "", helm.repos)
+		if err == nil {
+			_, err = release.Install(b.Context(), target, ch, name, "bench", values)
+		}
+		if err == nil {
+			err = release.WaitReady(b.Context(), target, name, 5*time.Minute)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+
+	// The first of each pays for cold caches (chart archive, connections).
+	orchestrated("warm-orch")
+	bare("warm-helm")
+	direct("warm-direct")
+
+	var orch, plain, lib []time.Duration
+	var steps []stepTimes
+	for i := 0; b.Loop(); i++ {
+		for j := range pairsPerOp {
+			n := i*pairsPerOp + j
+			name, helmName, directName := fmt.Sprintf("orch-%d", n), fmt.Sprintf("helm-%d", n), fmt.Sprintf("direct-%d", n)
+			arms := []func(){
+				func() { orch = append(orch, orchestrated(name)) },
+				func() { plain = append(plain, bare(helmName)) },
+				func() { lib = append(lib, direct(directName)) },
+			}
+			for k := range arms {
+				arms[(n+k)%len(arms)]()
+			}
+			b.StopTimer()
+			e := o.enabler(name)
+			steps = append(steps, o.stepTimes(e.OperationID, orch[len(orch)-1]))
+			if code, e := o.op("DELETE", "/api/enabler/"+name+"?wait=2m", nil); code != 202 || e.Status != "Deleted" {
+				b.Fatalf("delete %s: %d %+v", name, code, e)
+			}
+			if err := helm.uninstall(helmName); err != nil {
+				b.Fatal(err)
+			}
+			if err := release.Uninstall(b.Context(), target, directName, "bench"); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	}
+
+	b.ReportMetric(msOf(mean(orch)), "orch-mean-ms")
+	b.ReportMetric(msOf(percentile(orch, 50)), "orch-p50-ms")
+	b.ReportMetric(msOf(mean(plain)), "helm-mean-ms")
+	b.ReportMetric(msOf(percentile(plain, 50)), "helm-p50-ms")
+	b.ReportMetric(msOf(mean(lib)), "direct-mean-ms")
+	b.ReportMetric(msOf(percentile(lib, 50)), "direct-p50-ms")
+	b.ReportMetric(float64(mean(orch))/float64(mean(plain)), "ratio-mean")
+	b.ReportMetric(float64(percentile(orch, 50))/float64(percentile(plain, 50)), "ratio-p50")
+	b.ReportMetric(float64(percentile(orch, 50))/float64(percentile(lib, 50)), "ratio-direct-p50")
+	b.Logf("%d rounds; orchestrator %v, helm %v, direct %v", len(orch), round(orch), round(plain), round(lib))
+	reportSteps(b, steps)
+}
+
+// joinAndAddRepo joins every cluster of env and registers its chart
+// repository as "test".
+func joinAndAddRepo(b *testing.B, o *orchestrator, env *testenv.Env) {
+	b.Helper()
+	for _, c := range env.Clusters {
+		if code, a := o.join(c, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
+			b.Fatalf("join %s: %d %+v", c.Name, code, a)
+		}
+	}
+	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "url": env.ChartRepo.URL}, nil); code != 201 {
+		b.Fatalf("add chart repository: %d", code)
+	}
+}
+
+// bareHelm installs charts as the helm command does, with the Helm SDK
+// and nothing of the orchestrator's release package but chart loading.
+type bareHelm struct {
+	kubeconfig, discoveryCache string
+	charts                     *release.Charts
+	repos                      []release.Repository
+}
+
+func newBareHelm(b *testing.B, c *testenv.Cluster, repoURL string) *bareHelm {
+	return &bareHelm{
+		kubeconfig: c.KubeconfigPath, discoveryCache: b.TempDir(),
+		charts: &release.Charts{CacheDir: b.TempDir()},
+		repos:  []release.Repository{{Name: "test", URL: repoURL}},
+	}
+}
+
+// configuration is what a new `helm` process builds: its settings with the
+// kubeconfig, and a discovery cache on disk kept between runs (by default
+// ~/.kube/cache).
+func (h *bareHelm) configuration() (*action.Configuration, error) {
+	settings := cli.New()
+	settings.KubeConfig = h.kubeconfig
+	settings.SetNamespace("default")
+	getter := settings.RESTClientGetter()
+	getter.(*genericclioptions.ConfigFlags).CacheDir = &h.discoveryCache
+	cfg := new(action.Configuration)
+	err := cfg.Init(getter, "default", "secret", func(string, ...any) {})
+	return cfg, err
+}
+
+// install is `helm install <name> test/web --wait --wait-for-jobs`: it
+// resolves the chart in the repository index and loads it (the archive
+// from a cache after the first time, as the orchestrator does), installs,
+// and waits until the release's resources are ready.
+func (h *bareHelm) install(ctx context.Context, name string, values map[string]any) error {
+	ch, _, err := h.charts.Load(ctx, "test/"+testenv.ChartWeb, "", h.repos)
+	if err != nil {
+		return err
+	}
+	cfg, err := h.configuration()
+	if err != nil {
+		return err
+	}
+	install := action.NewInstall(cfg)
+	install.ReleaseName, install.Namespace = name, "default"
+	install.Wait, install.WaitForJobs, install.Timeout = true, true, 5*time.Minute
+	_, err = install.RunWithContext(ctx, ch, values)
+	return err
+}
+
+// uninstall is `helm uninstall <name> --wait`.
+func (h *bareHelm) uninstall(name string) error {
+	cfg, err := h.configuration()
+	if err != nil {
+		return err
+	}
+	uninstall := action.NewUninstall(cfg)
+	uninstall.Wait, uninstall.Timeout = true, 2*time.Minute
+	_, err = uninstall.Run(name)
+	return err
+}
+
+// stepTimes is where one operation's time went.
+type stepTimes struct {
+	api, workflowTasks, queued time.Duration
+	run                        map[string]time.Duration // activity type: run time (all attempts)
+	attempts                   map[string]int
+}
+
+// stepTimes reads the operation's Temporal history; request is how long
+// the API request that started and awaited it took.
+func (o *orchestrator) stepTimes(workflowID string, request time.Duration) stepTimes {
+	o.t.Helper()
+	s := stepTimes{run: map[string]time.Duration{}, attempts: map[string]int{}}
+	type activity struct {
+		name      string
+		scheduled time.Time
+	}
+	scheduled := map[int64]activity{}
+	started := map[int64]time.Time{}
+	var begin, end time.Time
+	var inActivities time.Duration
+	iter := o.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			o.t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		at := ev.GetEventTime().AsTime()
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			begin = at
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+			end = at
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			scheduled[ev.GetEventId()] = activity{ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName(), at}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			a := ev.GetActivityTaskStartedEventAttributes()
+			started[ev.GetEventId()] = at
+			s.attempts[scheduled[a.GetScheduledEventId()].name] += int(a.GetAttempt())
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED, enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+			var schedID, startID int64
+			switch {
+			case ev.GetActivityTaskCompletedEventAttributes() != nil:
+				a := ev.GetActivityTaskCompletedEventAttributes()
+				schedID, startID = a.GetScheduledEventId(), a.GetStartedEventId()
+			case ev.GetActivityTaskFailedEventAttributes() != nil:
+				a := ev.GetActivityTaskFailedEventAttributes()
+				schedID, startID = a.GetScheduledEventId(), a.GetStartedEventId()
+			default:
+				a := ev.GetActivityTaskTimedOutEventAttributes()
+				schedID, startID = a.GetScheduledEventId(), a.GetStartedEventId()
+			}
+			act := scheduled[schedID]
+			s.queued += started[startID].Sub(act.scheduled)
+			s.run[act.name] += at.Sub(started[startID])
+			inActivities += at.Sub(act.scheduled)
+		}
+	}
+	if begin.IsZero() || end.IsZero() {
+		o.t.Fatalf("history of %s: the workflow has not ended", workflowID)
+	}
+	s.api = request - end.Sub(begin)
+	s.workflowTasks = end.Sub(begin) - inActivities
+	return s
+}
+
+// reportSteps reports the mean of each part of the operations' time.
+func reportSteps(b *testing.B, all []stepTimes) {
+	var api, tasks, queued []time.Duration
+	runs := map[string][]time.Duration{}
+	attempts := map[string]int{}
+	for _, s := range all {
+		api, tasks, queued = append(api, s.api), append(tasks, s.workflowTasks), append(queued, s.queued)
+		for name, d := range s.run {
+			runs[name] = append(runs[name], d)
+		}
+		for name, n := range s.attempts {
+			attempts[name] += n
+		}
+	}
+	b.ReportMetric(msOf(mean(api)), "api-ms")
+	b.ReportMetric(msOf(mean(tasks)), "wftask-ms")
+	b.ReportMetric(msOf(mean(queued)), "queue-ms")
+	var lines []string
+	for _, name := range sortedKeys(runs) {
+		b.ReportMetric(msOf(mean(runs[name])), name+"-ms")
+		lines = append(lines, fmt.Sprintf("%s mean %v p50 %v max %v attempts %d/%d", name,
+			mean(runs[name]).Round(time.Millisecond), percentile(runs[name], 50).Round(time.Millisecond),
+			slices.Max(runs[name]).Round(time.Millisecond), attempts[name], len(runs[name])))
+	}
+	b.Logf("activity run times over %d operations:\n\t%s", len(all), strings.Join(lines, "\n\t"))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func mean(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
+}
+
+// percentile is the nearest-rank p-th percentile.
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sorted := slices.Sorted(slices.Values(ds))
+	return sorted[(len(sorted)*p+99)/100-1]
+}
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func round(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(time.Millisecond)
+	}
+	return out
+}
+
+// BenchmarkConcurrentInstantiate posts 200 enablers at once, placed
+// automatically (worst-fit) over 10 clusters, and waits for all. An op is
+// the whole batch. It reports the throughput, the enablers' latencies and
+// where their operations' time went (as BenchmarkInstantiate), and fails if
+// an enabler is lost (not Enabled) or duplicated: each must have exactly one
+// record, one release revision on one cluster (the one recorded) and one
+// workflow run. The enablers are deleted after each batch, untimed.
+func BenchmarkConcurrentInstantiate(b *testing.B) {
+	const clusters, enablers = 10, 200
+	opts := testenv.Options{Temporal: true, ChartRepo: true}
+	for i := range clusters {
+		opts.Clusters = append(opts.Clusters, testenv.ClusterOptions{Name: fmt.Sprintf("c%02d", i), Workloads: true, StorageClass: "standard"})
+	}
+	env := testenv.Start(b, opts)
+	o := startOrchestrator(b, env)
+	joinAndAddRepo(b, o, env)
+
+	var total time.Duration
+	var latencies []time.Duration
+	var steps []stepTimes
+	batches, leaked := 0, 0
+	for b.Loop() {
+		names := make([]string, enablers)
+		for i := range names {
+			names[i] = fmt.Sprintf("b%d-e%03d", batches, i)
+		}
+		results := make([]posted, enablers)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i, name := range names {
+			wg.Go(func() { results[i] = o.postEnabler(b.Context(), name) })
+		}
+		wg.Wait()
+		total += time.Since(start)
+		batches++
+
+		b.StopTimer()
+		checkExactlyOnce(b, o, env, results)
+		leaked += leakedHolds(b, o)
+		for _, r := range results {
+			latencies = append(latencies, r.took)
+			steps = append(steps, o.stepTimes(r.enabler.OperationID, r.took))
+		}
+		o.deleteAll(names)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(batches*enablers)/total.Seconds(), "enablers/s")
+	b.ReportMetric(total.Seconds()/float64(batches), "batch-s")
+	b.ReportMetric(msOf(percentile(latencies, 50)), "p50-ms")
+	b.ReportMetric(msOf(percentile(latencies, 99)), "p99-ms")
+	b.ReportMetric(float64(leaked), "leaked-holds")
+	b.Logf("%d enablers in %d batches: 0 lost, 0 duplicated", batches*enablers, batches)
+	reportSteps(b, steps)
+}
+
+// posted is the outcome of one POST /api/enabler.
+type posted struct {
+	name    string
+	code    int
+	enabler enablerView
+	took    time.Duration // until its operation ended
+	err     error
+}
+
+// postEnabler instantiates an enabler (web, worst-fit) and waits until its
+// operation ends: through the API's ?wait, then on the workflow itself if
+// that was not long enough.
+func (o *orchestrator) postEnabler(ctx context.Context, name string) posted {
+	p := posted{name: name}
+	start := time.Now()
+	code, data, err := o.send("POST", "/api/enabler?wait=4m", enablerBody(name, testenv.ChartWeb, "worst-fit", nil))
+	var a struct{ Enabler enablerView }
+	if err == nil {
+		err = json.Unmarshal(data, &a)
+	}
+	p.code, p.enabler, p.err = code, a.Enabler, err
+	if err != nil || code != 202 || a.Enabler.Status != "Pending" {
+		p.took = time.Since(start)
+		return p
+	}
+	err = o.temporal.GetWorkflow(ctx, a.Enabler.OperationID, "").Get(ctx, nil)
+	p.took = time.Since(start)
+	if err == nil {
+		code, data, err = o.send("GET", "/api/enabler/"+name, nil)
+		if err == nil && code != 200 {
+			err = fmt.Errorf("GET /api/enabler/%s: %d %s", name, code, data)
+		}
+		if err == nil {
+			err = json.Unmarshal(data, &p.enabler)
+		}
+	}
+	p.err = err
+	return p
+}
+
+// checkExactlyOnce fails b unless every enabler posted is Enabled and has
+// exactly one record, one release on one cluster (the one its record
+// names, labelled with its id) and one workflow run.
+func checkExactlyOnce(b *testing.B, o *orchestrator, env *testenv.Env, results []posted) {
+	b.Helper()
+	ctx := b.Context()
+	var lost []string
+	names := make([]string, len(results))
+	for i, r := range results {
+		names[i] = r.name
+		if r.err != nil || r.code != 202 || r.enabler.Status != "Enabled" {
+			lost = append(lost, fmt.Sprintf("%s: %d %v %s %s", r.name, r.code, r.err, r.enabler.Status, r.enabler.StatusReason))
+		}
+	}
+	if len(lost) > 0 {
+		b.Fatalf("%d of %d enablers lost:\n%s", len(lost), len(results), strings.Join(lost, "\n"))
+	}
+
+	records, err := o.store.Enablers.Find(ctx, map[string]any{"name": map[string]any{"$in": names}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	byName := map[string][]store.Enabler{}
+	for _, e := range records {
+		byName[e.Name] = append(byName[e.Name], e)
+	}
+
+	// Helm's storage Secrets, one per release revision, by release name.
+	type revision struct{ cluster, owner string }
+	releases := map[string][]revision{}
+	for _, c := range env.Clusters {
+		secrets, err := c.Client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range secrets.Items {
+			releases[s.Labels["name"]] = append(releases[s.Labels["name"]], revision{c.Name, s.Labels[release.OwnerLabel]})
+		}
+	}
+
+	runs := map[string]int{}
+	eventually(b, time.Minute, "Temporal's visibility to list every run", func() bool {
+		clear(runs)
+		var token []byte
+		for {
+			resp, err := o.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				Query: "WorkflowType = 'InstantiateEnabler'", PageSize: 1000, NextPageToken: token,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, ex := range resp.GetExecutions() {
+				runs[ex.GetExecution().GetWorkflowId()]++
+			}
+			if token = resp.GetNextPageToken(); len(token) == 0 {
+				return !slices.ContainsFunc(results, func(r posted) bool { return runs[r.enabler.OperationID] == 0 })
+			}
+		}
+	})
+
+	var duplicated []string
+	for _, r := range results {
+		recs, revs := byName[r.name], releases[r.name]
+		switch {
+		case len(recs) != 1:
+			duplicated = append(duplicated, fmt.Sprintf("%s: %d records", r.name, len(recs)))
+		case len(revs) != 1:
+			duplicated = append(duplicated, fmt.Sprintf("%s: %d release revisions %v", r.name, len(revs), revs))
+		case revs[0].cluster != recs[0].Cluster || revs[0].owner != recs[0].ID:
+			duplicated = append(duplicated, fmt.Sprintf("%s: release on %s owned by %s, record says %s and %s", r.name, revs[0].cluster, revs[0].owner, recs[0].Cluster, recs[0].ID))
+		case runs[recs[0].OperationID] != 1:
+			duplicated = append(duplicated, fmt.Sprintf("%s: %d workflow runs of %s", r.name, runs[recs[0].OperationID], recs[0].OperationID))
+		}
+	}
+	if len(duplicated) > 0 {
+		b.Fatalf("%d of %d enablers not exactly once:\n%s", len(duplicated), len(results), strings.Join(duplicated, "\n"))
+	}
+}
+
+// leakedHolds counts the reservations still held once every placement
+// ended. It should be 0; it is reported rather than failing the benchmark
+// because under heavy contention a Place attempt that timed out can still
+// write its hold after the workflow released the enabler's (a known bug).
+func leakedHolds(b *testing.B, o *orchestrator) int {
+	all, err := o.store.Reservations.Find(b.Context(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, r := range all {
+		for _, h := range r.Holds {
+			b.Logf("cluster %s: hold of enabler %s since %v still held", r.ID, h.EnablerID, h.Since)
+			n++
+		}
+	}
+	return n
+}
+
+// deleteAll deletes the enablers, all at once, and fails unless each is gone.
+func (o *orchestrator) deleteAll(names []string) {
+	o.t.Helper()
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			code, data, err := o.send("DELETE", "/api/enabler/"+name+"?wait=4m", nil)
+			var a struct{ Enabler enablerView }
+			if err == nil {
+				err = json.Unmarshal(data, &a)
+			}
+			if err == nil && (code != 202 || a.Enabler.Status != "Deleted") {
+				err = fmt.Errorf("%d %s", code, data)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("delete %s: %w", name, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		o.t.Fatal(err)
+	}
+}
