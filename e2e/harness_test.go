@@ -41,6 +41,7 @@ type orchestrator struct {
 	url        string
 	token      string
 	store      *store.Store
+	db         *storetest.Store // the store's server, for tests that stop it
 	temporal   client.Client
 	metricsDir string
 	bodies     []string
@@ -96,7 +97,7 @@ func start(t *testing.T, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
 
-	o := &orchestrator{t: t, url: "http://" + ln.Addr().String(), store: st, temporal: tc, metricsDir: metricsDir,
+	o := &orchestrator{t: t, url: "http://" + ln.Addr().String(), store: st, db: opened, temporal: tc, metricsDir: metricsDir,
 		workerEnv: []string{
 			"SMARTORCH_E2E_WORKER=1",
 			"E2E_MONGO_URI=" + uri,
