@@ -228,8 +228,10 @@ func (o *orchestrator) checkInstalledOnce(c *testenv.Cluster, name, operationID 
 		}
 		t.Errorf("%s: Helm revisions %v, want one, deployed", name, states)
 	}
-	if pods := releasePods(t, c, name); len(pods) != 1 {
-		t.Errorf("%s: %d pods, want 1", name, len(pods))
+	pods, err := c.Client.CoreV1().Pods("").List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + name})
+	must(t, err)
+	if len(pods.Items) != 1 {
+		t.Errorf("%s: %d pods, want 1", name, len(pods.Items))
 	}
 }
 
@@ -284,21 +286,23 @@ func TestInstantiationsSurviveWorkerKills(t *testing.T) {
 	}
 }
 
-// forbidDeployments adds a quota of zero Deployments to the default
-// namespace and waits until the quota controller has counted it. An
-// install then fails at its Deployment, after Helm recorded the release,
-// every time: the install step keeps retrying, each attempt replacing the
-// failed release of the last. It returns the function that lifts the quota.
-func forbidDeployments(t *testing.T, c *testenv.Cluster) (lift func()) {
+// forbidDeployments creates namespace with a quota of zero Deployments
+// and waits until the quota controller has counted it. An install there
+// then fails at its Deployment, after Helm recorded the release, every
+// time: the install step keeps retrying, each attempt replacing the failed
+// release of the last. It returns the function that lifts the quota.
+func forbidDeployments(t *testing.T, c *testenv.Cluster, namespace string) (lift func()) {
 	t.Helper()
 	ctx := context.Background()
-	quotas := c.Client.CoreV1().ResourceQuotas("default")
-	_, err := quotas.Create(ctx, &corev1.ResourceQuota{
+	_, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
+	must(t, err)
+	quotas := c.Client.CoreV1().ResourceQuotas(namespace)
+	_, err = quotas.Create(ctx, &corev1.ResourceQuota{
 		ObjectMeta: metav1.ObjectMeta{Name: "no-deployments"},
 		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/deployments.apps": resource.MustParse("0")}},
 	}, metav1.CreateOptions{})
 	must(t, err)
-	eventually(t, time.Minute, "the quota to be counted", func() bool {
+	eventually(t, 2*time.Minute, "the quota to be counted", func() bool {
 		q, err := quotas.Get(ctx, "no-deployments", metav1.GetOptions{})
 		must(t, err)
 		_, ok := q.Status.Used["count/deployments.apps"]
@@ -355,14 +359,23 @@ func TestInstantiationsSurviveOutages(t *testing.T) {
 		}
 	})
 
-	t.Run("the store stopped for longer than a request may wait: activities retry", func(t *testing.T) {
+	t.Run("the store stopped for longer than a request may wait: the workflows carry on", func(t *testing.T) {
 		ops := o.postEnablers("store", 5, "cloud")
 		// Once a first chart is resolved the others are being resolved or
 		// placed, reading and writing the store.
 		waitForFirst(ops, "a first chart resolved", func(e store.Enabler) bool { return e.ChartVersion != "" })
+		if enabled := o.countStatus(ops, store.StatusEnabled); enabled == len(ops) {
+			t.Fatal("every instantiation ended before the store went down")
+		}
 		o.db.StopServer()
-		// Store requests wait up to 10s for the server: down for longer,
-		// those made early in the outage fail and their activities retry.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := o.store.Enablers.Find(ctx, nil)
+		cancel()
+		if err == nil {
+			t.Fatal("the store answers after StopServer")
+		}
+		// Requests wait up to 10s for the server; down for longer, some
+		// activities fail and retry, depending on what they were doing.
 		time.Sleep(15 * time.Second)
 		must(t, o.db.StartServer())
 		o.waitSettled(ops, 4*time.Minute)
@@ -371,9 +384,7 @@ func TestInstantiationsSurviveOutages(t *testing.T) {
 			o.checkInstalledOnce(cloud, name, id)
 			retried += o.retriedActivities(id)
 		}
-		if retried == 0 {
-			t.Error("no activity was retried: the outage missed the operations")
-		}
+		t.Logf("%d activities retried", retried)
 		var list []enablerView
 		if code := o.call("GET", "/api/enabler/instanced", nil, &list); code != 200 || len(list) < len(ops) {
 			t.Errorf("list after the outage: %d, %d enablers", code, len(list))
@@ -383,14 +394,18 @@ func TestInstantiationsSurviveOutages(t *testing.T) {
 		}
 	})
 
-	// waitForOperator starts an instantiation whose install keeps failing
-	// (forbidDeployments), stops the cluster's API server while the install
-	// step retries, and waits until the step has used up its retries.
-	waitForOperator := func(t *testing.T, name string) (operationID string, lift func()) {
+	// Both quotas are counted before the API server first restarts: the
+	// quota controller may take minutes to resume after that.
+	lifts := map[string]func(){"retried": forbidDeployments(t, cloud, "retried"), "aborted": forbidDeployments(t, cloud, "aborted")}
+
+	// waitForOperator starts an instantiation in its own namespace, where
+	// its install keeps failing (forbidDeployments), stops the cluster's
+	// API server while the install step retries, and waits until the step
+	// has used up its retries.
+	waitForOperator := func(t *testing.T, name string) (operationID string) {
 		t.Helper()
-		lift = forbidDeployments(t, cloud)
 		var a struct{ OperationID string }
-		if code := o.call("POST", "/api/enabler", map[string]any{"enablerName": name, "helmChart": "test/web", "vim": "cloud"}, &a); code != 202 {
+		if code := o.call("POST", "/api/enabler", map[string]any{"enablerName": name, "namespace": name, "helmChart": "test/web", "vim": "cloud"}, &a); code != 202 {
 			t.Fatalf("instantiate %s: %d", name, code)
 		}
 		eventually(t, time.Minute, "the install step to retry", func() bool {
@@ -407,13 +422,13 @@ func TestInstantiationsSurviveOutages(t *testing.T) {
 		if op.Waiting == nil || op.Waiting.Step != "install the release" || !strings.Contains(op.Waiting.Error, "connection refused") {
 			t.Fatalf("waiting: %+v, want the install step failing to reach the API server", op.Waiting)
 		}
-		return a.OperationID, lift
+		return a.OperationID
 	}
 
 	t.Run("API server down during an install: the operator starts it and retries", func(t *testing.T) {
-		id, lift := waitForOperator(t, "retried")
+		id := waitForOperator(t, "retried")
 		must(t, cloud.StartAPIServer())
-		lift()
+		lifts["retried"]()
 		if code := o.call("POST", "/api/operations/"+id+"/retry", nil, nil); code != 202 {
 			t.Fatalf("retry: %d", code)
 		}
@@ -425,8 +440,7 @@ func TestInstantiationsSurviveOutages(t *testing.T) {
 	})
 
 	t.Run("API server down during an install: abort uninstalls once it is back", func(t *testing.T) {
-		id, lift := waitForOperator(t, "aborted")
-		defer lift()
+		id := waitForOperator(t, "aborted")
 		if code := o.call("POST", "/api/operations/"+id+"/abort", nil, nil); code != 202 {
 			t.Fatalf("abort: %d", code)
 		}
@@ -446,7 +460,7 @@ func TestInstantiationsSurviveOutages(t *testing.T) {
 		if n := helmReleases(t, cloud, "aborted"); n != 0 {
 			t.Errorf("%d Helm revisions of aborted left, want none", n)
 		}
-		if _, err := cloud.Client.CoreV1().Services("default").Get(context.Background(), "aborted-web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := cloud.Client.CoreV1().Services("aborted").Get(context.Background(), "aborted-web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("service aborted-web: %v, want it gone", err)
 		}
 		if n := heldReservations(t, o); n != 0 {
