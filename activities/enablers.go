@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/smartorch/smartorch/placement"
 	"github.com/smartorch/smartorch/release"
@@ -157,11 +158,19 @@ func (a *Enablers) WaitReady(ctx context.Context, id string) error {
 	ctx, stop := heartbeat(ctx)
 	defer stop()
 	timeout := time.Duration(e.TimeoutSeconds) * time.Second
-	if err := release.WaitReady(ctx, t, e.Name, timeout); err != nil {
-		return fmt.Errorf("release %s on %s not ready within %s: %w", e.Name, e.Cluster, timeout, err)
+	err = release.WaitReady(ctx, t, e.Name, timeout)
+	if errors.Is(err, release.ErrNotReady) {
+		return temporal.NewApplicationError(fmt.Sprintf("release %s on %s not ready within %s: %v", e.Name, e.Cluster, timeout, err), ErrorNotReady)
+	}
+	if err != nil {
+		return fmt.Errorf("release %s on %s: %w", e.Name, e.Cluster, err)
 	}
 	return nil
 }
+
+// ErrorNotReady is the error type of WaitReady when the release was not
+// ready in time: waiting again would not help.
+const ErrorNotReady = "NotReady"
 
 // Uninstall removes the release if it is there and ours.
 func (a *Enablers) Uninstall(ctx context.Context, id string) error {

@@ -12,6 +12,12 @@ import (
 // StartFerretDB runs an embedded Mongo-protocol store on SQLite files in dir,
 // listening on a free loopback port. stop waits until it has shut down.
 func StartFerretDB(ctx context.Context, dir string, logger *slog.Logger) (uri string, stop func(), err error) {
+	return StartFerretDBAt(ctx, dir, "127.0.0.1:0", logger)
+}
+
+// StartFerretDBAt is StartFerretDB listening on addr (host:port), so that
+// a store stopped earlier can be started again at the URI its clients know.
+func StartFerretDBAt(ctx context.Context, dir, addr string, logger *slog.Logger) (uri string, stop func(), err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}
@@ -19,7 +25,7 @@ func StartFerretDB(ctx context.Context, dir string, logger *slog.Logger) (uri st
 		logger = slog.New(slog.DiscardHandler)
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dir + "/",
 		Logger:    logger,

@@ -41,6 +41,7 @@ type orchestrator struct {
 	url        string
 	token      string
 	store      *store.Store
+	db         *storetest.Store // the store's server, for tests that stop it
 	temporal   client.Client
 	metricsDir string
 	bodies     []string
@@ -103,7 +104,7 @@ func start(t testing.TB, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
 
-	o := &orchestrator{t: t, url: "http://" + ln.Addr().String(), store: st, temporal: tc, metricsDir: metricsDir, logs: logs, taskQueue: taskQueue,
+	o := &orchestrator{t: t, url: "http://" + ln.Addr().String(), store: st, db: opened, temporal: tc, metricsDir: metricsDir, logs: logs, taskQueue: taskQueue,
 		workerEnv: []string{
 			"SMARTORCH_E2E_WORKER=1",
 			"E2E_MONGO_URI=" + uri,

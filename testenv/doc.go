@@ -33,7 +33,8 @@
 // DaemonSets become ready; optionally a default StorageClass with ten
 // pre-made PVs, and the Cilium/ClusterMesh objects the orchestrator reads;
 // Metrics, a node-exporter look-alike whose rates the test sets; and
-// StopAPIServer/StartAPIServer for chaos tests.
+// StopAPIServer/StartAPIServer for chaos tests. With TemporalPersistent,
+// Temporal.Kill and Start crash and restart Temporal with its workflows.
 //
 // Prometheus scrapes each cluster's Metrics every second as job
 // "node-exporter" with the label cluster_name, through file_sd files in

@@ -21,6 +21,9 @@ type Options struct {
 	// Temporal starts a Temporal dev server; TemporalUI adds its Web UI.
 	Temporal   bool
 	TemporalUI bool
+	// TemporalPersistent keeps Temporal's state in a SQLite file, so that
+	// workflows survive Temporal.Kill and Start.
+	TemporalPersistent bool
 }
 
 // Env is a running environment. Everything in it stops when the test ends,
@@ -127,10 +130,7 @@ func (e *Env) start(opts Options) error {
 	}
 	if opts.Temporal {
 		wg.Go(func() {
-			e.Temporal, errs[n+1] = startTemporal(filepath.Join(e.Dir, "temporal"), opts.TemporalUI)
-			if e.Temporal != nil {
-				e.track(e.Temporal.proc)
-			}
+			e.Temporal, errs[n+1] = startTemporal(filepath.Join(e.Dir, "temporal"), opts.TemporalUI, opts.TemporalPersistent, e.track)
 		})
 	}
 	if opts.ChartRepo {
@@ -204,7 +204,7 @@ func (e *Env) Stop() {
 		wg.Go(func() { e.Prometheus.proc.stop(stopGrace) })
 	}
 	if e.Temporal != nil {
-		wg.Go(func() { e.Temporal.proc.stop(stopGrace) })
+		wg.Go(e.Temporal.stop)
 	}
 	if e.ChartRepo != nil {
 		e.ChartRepo.close()

@@ -73,6 +73,14 @@ func (p *process) stop(grace time.Duration) {
 	<-p.done
 }
 
+// kill sends SIGKILL to the process group and returns when the process is gone.
+func (p *process) kill() {
+	if !p.exited() {
+		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+	}
+	<-p.done
+}
+
 // exitError describes an unexpected exit with the end of the log.
 func (p *process) exitError() error {
 	return fmt.Errorf("%s exited (%v); last log lines:\n%s", p.name, p.cmd.ProcessState, p.logTail())

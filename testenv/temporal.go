@@ -2,9 +2,11 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -12,7 +14,7 @@ import (
 )
 
 // Temporal is a Temporal dev server (`temporal server start-dev`, CLI
-// v1.5.1) with an in-memory store.
+// v1.5.1). Its store is in memory unless Options.TemporalPersistent.
 type Temporal struct {
 	// Address is the frontend's host:port for client.Options.HostPort.
 	Address string
@@ -21,10 +23,15 @@ type Temporal struct {
 	// UIURL is the Web UI, empty unless Options.TemporalUI.
 	UIURL string
 
+	bin, logPath string
+	args         []string
+	track        func(*process)
+
+	mu   sync.Mutex
 	proc *process
 }
 
-func startTemporal(dir string, ui bool) (*Temporal, error) {
+func startTemporal(dir string, ui, persistent bool, track func(*process)) (*Temporal, error) {
 	bin, err := tool("temporal")
 	if err != nil {
 		return nil, err
@@ -35,24 +42,38 @@ func startTemporal(dir string, ui bool) (*Temporal, error) {
 			return nil, err
 		}
 	}
-	t := &Temporal{Address: "127.0.0.1:" + strconv.Itoa(ports[0]), Namespace: "default"}
-	args := []string{"server", "start-dev",
+	t := &Temporal{Address: "127.0.0.1:" + strconv.Itoa(ports[0]), Namespace: "default",
+		bin: bin, logPath: filepath.Join(dir, "temporal.log"), track: track}
+	t.args = []string{"server", "start-dev",
 		"--ip=127.0.0.1",
 		"--port=" + strconv.Itoa(ports[0]),
 		"--http-port=" + strconv.Itoa(ports[1]),
 		"--metrics-port=" + strconv.Itoa(ports[2]),
 		"--log-level=warn",
 	}
+	if persistent {
+		t.args = append(t.args, "--db-filename="+filepath.Join(dir, "temporal.db"))
+	}
 	if ui {
 		t.UIURL = "http://127.0.0.1:" + strconv.Itoa(ports[3])
-		args = append(args, "--ui-port="+strconv.Itoa(ports[3]))
+		t.args = append(t.args, "--ui-port="+strconv.Itoa(ports[3]))
 	} else {
-		args = append(args, "--headless")
+		t.args = append(t.args, "--headless")
 	}
-	t.proc, err = startProcess("temporal", filepath.Join(dir, "temporal.log"), bin, args...)
-	if err != nil {
+	if err := t.start(); err != nil {
 		return nil, err
 	}
+	return t, nil
+}
+
+// start runs the server and waits until it answers a health check.
+func (t *Temporal) start() error {
+	p, err := startProcess("temporal", t.logPath, t.bin, t.args...)
+	if err != nil {
+		return err
+	}
+	t.proc = p
+	t.track(p)
 	quiet := temporallog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	err = waitFor("temporal", time.Minute, func() (bool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -64,10 +85,39 @@ func startTemporal(dir string, ui bool) (*Temporal, error) {
 		defer c.Close()
 		_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
 		return err == nil, err
-	}, t.proc)
+	}, p)
 	if err != nil {
-		t.proc.stop(time.Second)
-		return nil, err
+		p.stop(time.Second)
 	}
-	return t, nil
+	return err
+}
+
+// Kill stops the server abruptly (SIGKILL), as a crash would, and waits
+// until it has exited. Clients fail or wait until Start.
+func (t *Temporal) Kill() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.proc.exited() {
+		return errors.New("temporal is not running")
+	}
+	t.proc.kill()
+	return nil
+}
+
+// Start starts the server again after Kill, on the same ports and, with
+// Options.TemporalPersistent, the same database: workflows carry on where
+// they were. Without it the server starts empty.
+func (t *Temporal) Start() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.proc.exited() {
+		return errors.New("temporal is already running")
+	}
+	return t.start()
+}
+
+func (t *Temporal) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.proc.stop(stopGrace)
 }

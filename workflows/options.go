@@ -5,6 +5,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/smartorch/smartorch/activities"
 )
 
 // Activity options, each with an explicit retry policy. When a policy's
@@ -30,13 +32,18 @@ var (
 		RetryPolicy:         clusterCall.RetryPolicy,
 	}
 	// waitReady waits within the enabler's own timeout (at most an hour),
-	// heartbeating; not ready in time is for the operator to judge.
+	// heartbeating. Not ready in time is for the operator to judge, at
+	// once; a wait cut short (a worker lost, a dead API server) is retried
+	// like a cluster call.
 	waitReady = workflow.ActivityOptions{
 		StartToCloseTimeout: 65 * time.Minute,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second,
-			MaximumAttempts: 1,
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        15 * time.Second,
+			MaximumAttempts:        6,
+			NonRetryableErrorTypes: []string{activities.ErrorNotReady},
 		},
 	}
 	// placeCall places an enabler. When nothing fits while other placements
