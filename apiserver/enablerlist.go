@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
@@ -35,48 +36,78 @@ type enablerList struct {
 	mu         sync.Mutex
 	stamp      string
 	loaded     time.Time
-	summaries  []store.EnablerSummary // replaced whole, never modified
+	snapshot   *enablerSnapshot
 	refreshing bool
+}
+
+// enablerSnapshot is the list as read at one stamp; it is replaced whole,
+// never modified.
+type enablerSnapshot struct {
+	summaries []store.EnablerSummary
+	// encoded are the summaries in JSON: pages are cut from them, since
+	// encoding a page would cost more than everything else a list does.
+	encoded [][]byte
+}
+
+func newEnablerSnapshot(summaries []store.EnablerSummary) (*enablerSnapshot, error) {
+	s := &enablerSnapshot{summaries: summaries, encoded: make([][]byte, len(summaries))}
+	for i := range summaries {
+		data, err := json.Marshal(&summaries[i])
+		if err != nil {
+			return nil, err
+		}
+		s.encoded[i] = data
+	}
+	return s, nil
+}
+
+// read loads the summaries and encodes them.
+func (l *enablerList) read(ctx context.Context) (*enablerSnapshot, error) {
+	summaries, err := l.store.EnablerSummaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return newEnablerSnapshot(summaries)
 }
 
 // current returns the summaries, including every write that finished
 // before the call.
-func (l *enablerList) current(ctx context.Context) ([]store.EnablerSummary, error) {
+func (l *enablerList) current(ctx context.Context) (*enablerSnapshot, error) {
 	stamp, err := l.store.Enablers.Stamp(ctx)
 	if err != nil {
 		return nil, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.summaries != nil && l.stamp == stamp {
+	if l.snapshot != nil && l.stamp == stamp {
 		if time.Since(l.loaded) > l.maxAge && !l.refreshing {
 			l.refreshing = true
 			go l.refresh()
 		}
-		return l.summaries, nil
+		return l.snapshot, nil
 	}
 	// Holding the lock while reading makes concurrent requests wait for one read.
-	summaries, err := l.store.EnablerSummaries(ctx)
+	snapshot, err := l.read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	l.stamp, l.summaries, l.loaded = stamp, summaries, time.Now()
-	return summaries, nil
+	l.stamp, l.snapshot, l.loaded = stamp, snapshot, time.Now()
+	return snapshot, nil
 }
 
 func (l *enablerList) refresh() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	stamp, err := l.store.Enablers.Stamp(ctx)
-	var summaries []store.EnablerSummary
+	var snapshot *enablerSnapshot
 	if err == nil {
-		summaries, err = l.store.EnablerSummaries(ctx)
+		snapshot, err = l.read(ctx)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.refreshing = false
 	if err == nil {
-		l.stamp, l.summaries, l.loaded = stamp, summaries, time.Now()
+		l.stamp, l.snapshot, l.loaded = stamp, snapshot, time.Now()
 	}
 }
 
@@ -92,19 +123,32 @@ func (s *server) listEnablers(c *fiber.Ctx) error {
 	}
 	cx, cancel := ctx(c)
 	defer cancel()
-	all, err := s.enablers.current(cx)
+	list, err := s.enablers.current(cx)
 	if err != nil {
 		return err
 	}
+	all := list.summaries
 	start := sort.Search(len(all), func(i int) bool { return all[i].Name > after })
 	end := min(start+limit, len(all))
-	page := all[start:end]
 	c.Set("X-Total-Count", strconv.Itoa(len(all)))
 	if end < len(all) {
-		next := url.Values{"limit": {strconv.Itoa(limit)}, "cursor": {encodeCursor(page[len(page)-1].Name)}}
+		next := url.Values{"limit": {strconv.Itoa(limit)}, "cursor": {encodeCursor(all[end-1].Name)}}
 		c.Set(fiber.HeaderLink, fmt.Sprintf(`<%s?%s>; rel="next"`, c.Path(), next.Encode()))
 	}
-	return c.JSON(page)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	page := list.encoded[start:end]
+	size := 2 + len(page)
+	for _, item := range page {
+		size += len(item)
+	}
+	body := append(make([]byte, 0, size), '[')
+	for i, item := range page {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, item...)
+	}
+	return c.Send(append(body, ']'))
 }
 
 // pageParams reads ?limit= and ?cursor=; after is "" for the first page.
