@@ -86,8 +86,12 @@ func (l *enablerList) current(ctx context.Context) (*enablerSnapshot, error) {
 		}
 		return l.snapshot, nil
 	}
-	// Holding the lock while reading makes concurrent requests wait for one read.
-	snapshot, err := l.read(ctx)
+	// Holding the lock while reading makes concurrent requests wait for one
+	// read. The read goes on if this request gives up: the requests waiting
+	// for it still need it. (On FerretDB ten thousand enablers take seconds.)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	snapshot, err := l.read(rctx)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +100,7 @@ func (l *enablerList) current(ctx context.Context) (*enablerSnapshot, error) {
 }
 
 func (l *enablerList) refresh() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	stamp, err := l.store.Enablers.Stamp(ctx)
 	var snapshot *enablerSnapshot

@@ -53,8 +53,9 @@ func (s *Store) EnablerSummaries(ctx context.Context) ([]EnablerSummary, error) 
 		projection = append(projection, bson.E{Key: f, Value: 0})
 	}
 	// Sorted here: FerretDB would sort in memory anyway, and callers search
-	// the result with Go's string order.
-	cur, err := c.coll.Find(ctx, bson.D{}, options.Find().SetProjection(projection))
+	// the result with Go's string order. Small batches keep each round trip
+	// within the client's timeout on FerretDB, which reads slowly.
+	cur, err := c.coll.Find(ctx, bson.D{}, options.Find().SetProjection(projection).SetBatchSize(1000))
 	if err != nil {
 		return nil, c.mapErr(err)
 	}
