@@ -122,6 +122,7 @@ type loadResult struct {
 	achieved  float64
 	latencies []time.Duration // sorted, of the successful requests
 	errors    int
+	firstErr  error
 }
 
 func (r loadResult) quantile(q float64) time.Duration {
@@ -138,6 +139,9 @@ func (r loadResult) print(b *testing.B, what string) {
 		"P50 %.2f ms, P90 %.2f ms, P99 %.2f ms, max %.2f ms, errors %d (load average %s)\n",
 		what, r.offered, r.achieved, ms(r.quantile(0.5)), ms(r.quantile(0.9)), ms(r.quantile(0.99)),
 		ms(r.quantile(1)), r.errors, strings.Join(strings.Fields(string(load))[:3], " "))
+	if r.firstErr != nil {
+		fmt.Printf("  first error: %v\n", r.firstErr)
+	}
 	b.ReportMetric(ms(r.quantile(0.5)), "p50-ms")
 	b.ReportMetric(ms(r.quantile(0.99)), "p99-ms")
 	b.ReportMetric(r.achieved, "req/s")
@@ -154,7 +158,7 @@ func offerLoad(b *testing.B, rate int, duration time.Duration, url func(i int) s
 	n := int(duration.Seconds() * float64(rate))
 	interval := time.Second / time.Duration(rate)
 	latencies := make([]time.Duration, n)
-	failed := make([]bool, n)
+	failed := make([]error, n)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range n {
@@ -171,15 +175,18 @@ func offerLoad(b *testing.B, rate int, duration time.Duration, url func(i int) s
 					err = fmt.Errorf("status %d", resp.StatusCode)
 				}
 			}
-			latencies[i], failed[i] = time.Since(scheduled), err != nil
+			latencies[i], failed[i] = time.Since(scheduled), err
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	r := loadResult{offered: float64(rate), achieved: float64(n) / elapsed.Seconds()}
 	for i, d := range latencies {
-		if failed[i] {
+		if failed[i] != nil {
 			r.errors++
+			if r.firstErr == nil {
+				r.firstErr = failed[i]
+			}
 			continue
 		}
 		r.latencies = append(r.latencies, d)

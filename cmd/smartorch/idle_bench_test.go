@@ -70,7 +70,9 @@ func BenchmarkIdle(b *testing.B) {
 		b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		return cmd.Process
 	}
-	api, worker := start("api"), start("worker")
+	// The worker starts once the API is ready: two processes creating the
+	// indexes of a new FerretDB database at once can break one's connection.
+	api := start("api")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(apiURL + "/readyz")
@@ -85,6 +87,7 @@ func BenchmarkIdle(b *testing.B) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	worker := start("worker")
 
 	token := login(b, apiURL, password)
 	cloud := env.Clusters[0]
