@@ -216,16 +216,6 @@ func (s *server) preview(c *fiber.Ctx) error {
 	return c.JSON(decision)
 }
 
-func (s *server) listEnablers(c *fiber.Ctx) error {
-	cx, cancel := ctx(c)
-	defer cancel()
-	enablers, err := s.Store.Enablers.Find(cx, nil)
-	if err != nil {
-		return err
-	}
-	return c.JSON(enablers)
-}
-
 func (s *server) getEnabler(c *fiber.Ctx) error {
 	e, err := s.enabler(c, c.Params("id"))
 	if err != nil {

@@ -46,8 +46,9 @@ type Config struct {
 
 type server struct {
 	Config
-	charts *chartCache
-	health *healthCache
+	charts   *chartCache
+	health   *healthCache
+	enablers *enablerList
 }
 
 // New builds the Fiber app.
@@ -65,6 +66,7 @@ func New(cfg Config) *fiber.App {
 		cfg.LoginWindow = time.Minute
 	}
 	s := &server{Config: cfg, charts: newChartCache(time.Minute), health: newHealthCache(10 * time.Second)}
+	s.enablers = &enablerList{store: cfg.Store, maxAge: 5 * time.Minute}
 
 	app := fiber.New(fiber.Config{
 		AppName:               "smartorch",

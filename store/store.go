@@ -53,7 +53,7 @@ func Open(ctx context.Context, uri, name string, cipher *Cipher) (*Store, error)
 		Users:        newCollection[User](db, locks, "users", cipher, "username"),
 		Repos:        newCollection[Repo](db, locks, "repos", cipher, "name"),
 		Clusters:     newCollection[Cluster](db, locks, "clusters", cipher, "name", "cloudSlot", "mesh.id"),
-		Enablers:     newCollection[Enabler](db, locks, "enablers", cipher, "name"),
+		Enablers:     newCollection[Enabler](db, locks, "enablers", cipher, "name").stamped(db.Collection("stamps")),
 		Reservations: newCollection[Reservation](db, locks, "reservations", cipher),
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
@@ -155,6 +155,8 @@ type Collection[T any] struct {
 	cipher *Cipher
 	// unique are the fields with a unique index.
 	unique []string
+	// stamps holds the collection's stamp, if it keeps one.
+	stamps *mongo.Collection
 }
 
 func newCollection[T any](db *mongo.Database, locks *mongo.Collection, name string, cipher *Cipher, unique ...string) *Collection[T] {
@@ -174,8 +176,11 @@ func (c *Collection[T]) Insert(ctx context.Context, doc *T) error {
 	if err := c.seal(doc); err != nil {
 		return err
 	}
-	_, err := c.coll.InsertOne(ctx, doc)
-	return c.writeErr(ctx, err, doc)
+	if _, err := c.coll.InsertOne(ctx, doc); err != nil {
+		return c.writeErr(ctx, err, doc)
+	}
+	c.restamp(ctx)
+	return nil
 }
 
 // Get finds the document with the given id.
@@ -245,6 +250,7 @@ func (c *Collection[T]) Update(ctx context.Context, doc *T) error {
 		m.Revision = expected
 		return c.writeErr(ctx, err, doc)
 	}
+	c.restamp(ctx)
 	return nil
 }
 
@@ -257,6 +263,7 @@ func (c *Collection[T]) Delete(ctx context.Context, id string) error {
 	if res.DeletedCount == 0 {
 		return fmt.Errorf("%s %s: %w", c.coll.Name(), id, ErrNotFound)
 	}
+	c.restamp(ctx)
 	return nil
 }
 

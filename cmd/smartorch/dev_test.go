@@ -169,7 +169,7 @@ func TestDevModeKeepsStateAcrossRestart(t *testing.T) {
 	dev.stop(t)
 }
 
-func login(t *testing.T, apiURL, password string) string {
+func login(t testing.TB, apiURL, password string) string {
 	t.Helper()
 	var tok struct{ Token string }
 	if code := call(t, "POST", apiURL+"/api/login/tokens", "", fmt.Sprintf(`{"username":"admin","password":%q}`, password), &tok); code != 201 {
@@ -178,7 +178,7 @@ func login(t *testing.T, apiURL, password string) string {
 	return tok.Token
 }
 
-func call(t *testing.T, method, url, token, body string, out any) int {
+func call(t testing.TB, method, url, token, body string, out any) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if token != "" {
