@@ -8,7 +8,7 @@ DIR ?= ./testenv-out
 # Loaded by the targets that need the test binaries (kube-apiserver, etcd, kwok, ...).
 TOOLS = eval "$$(hack/tools.sh)"
 
-.PHONY: build run test vet bench tools testenv demo clean
+.PHONY: build run test vet bench fuzz tools testenv demo clean
 
 build:
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/smartorch ./cmd/smartorch
@@ -27,6 +27,17 @@ vet:
 ## bench: benchmarks; they print figures and assert nothing
 bench:
 	@$(TOOLS) && go test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+## fuzz: every Fuzz target in the module for FUZZTIME each (go test -fuzz takes one
+## target at a time); a failure leaves its input in the package's testdata/fuzz
+FUZZTIME ?= 10s
+fuzz:
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$(go test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "== $$dir $$target"; \
+			go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir || exit 1; \
+		done; \
+	done
 
 ## tools: build the pinned test binaries into the user cache
 tools:

@@ -20,8 +20,11 @@ func newValidator() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
+		switch {
+		case name == "-":
 			return ""
+		case name == "" && f.Anonymous:
+			return embedded
 		}
 		return name
 	})
@@ -30,6 +33,10 @@ func newValidator() *validator.Validate {
 	}))
 	return v
 }
+
+// embedded names the structs embedded in a request, whose fields are the
+// request's own in JSON and so in messages.
+const embedded = "\x00"
 
 func must(err error) {
 	if err != nil {
@@ -40,9 +47,17 @@ func must(err error) {
 // decode reads the JSON body into v strictly (one object, no unknown fields)
 // and validates it, answering 400 with a message naming the offending field.
 func decode(c *fiber.Ctx, v any) error {
-	body := c.Body()
+	return decodeBody(c.Body(), v)
+}
+
+// decodeBody is decode of a body already read; its errors are *Error.
+func decodeBody(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apiError(fiber.StatusBadRequest, "request body is empty: a JSON object is expected")
+	}
+	// null would decode to nothing at all, and so pass as an empty object.
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		return apiError(fiber.StatusBadRequest, "request body must be a JSON object, not null")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -68,7 +83,9 @@ func jsonMessage(err error) string {
 		if typ.Field == "" {
 			return fmt.Sprintf("request body must be a JSON object, not %s", typ.Value)
 		}
-		return fmt.Sprintf("field %s must be %s, not %s", typ.Field, jsonType(typ.Type), typ.Value)
+		// encoding/json names an embedded struct's fields through it.
+		field := strings.ReplaceAll(typ.Field, "placementRequest.", "")
+		return fmt.Sprintf("field %s must be %s, not %s", field, jsonType(typ.Type), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "malformed JSON: unexpected end of input"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -102,6 +119,7 @@ func validationMessage(err error) string {
 	for _, e := range errs {
 		// Namespace is "requestType.field.sub"; users know the body only.
 		_, field, _ := strings.Cut(e.Namespace(), ".")
+		field = strings.ReplaceAll(field, embedded+".", "")
 		msgs = append(msgs, fieldMessage(field, e))
 	}
 	return strings.Join(msgs, "; ")
@@ -114,10 +132,24 @@ func fieldMessage(field string, e validator.FieldError) string {
 	case "dns1123label":
 		return fmt.Sprintf("%s %q must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", field, e.Value())
 	case "max":
-		return fmt.Sprintf("%s must be at most %s characters", field, e.Param())
+		return fmt.Sprintf("%s must be at most %s%s", field, e.Param(), unit(e.Kind()))
+	case "min":
+		return fmt.Sprintf("%s must be at least %s%s", field, e.Param(), unit(e.Kind()))
 	case "required_with":
 		return fmt.Sprintf("%s is required with %s", field, e.Param())
 	default:
 		return fmt.Sprintf("%s is invalid (%s)", field, e.Tag())
+	}
+}
+
+// unit names what min and max count.
+func unit(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return " characters"
+	case reflect.Slice, reflect.Map:
+		return " items"
+	default:
+		return ""
 	}
 }

@@ -80,10 +80,7 @@ func readNodes(ctx context.Context, c *store.Cluster) ([]scheduler.Node, error) 
 			continue
 		}
 		req := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
-		requested[pod.Spec.NodeName] = requested[pod.Spec.NodeName].Add(scheduler.Resources{
-			MilliCPU: req.Cpu().MilliValue(),
-			Memory:   req.Memory().Value(),
-		})
+		requested[pod.Spec.NodeName] = requested[pod.Spec.NodeName].Add(scheduler.QuantityResources(*req.Cpu(), *req.Memory()))
 	}
 	nodes := make([]scheduler.Node, 0, len(nodeList.Items))
 	for i := range nodeList.Items {
@@ -91,7 +88,7 @@ func readNodes(ctx context.Context, c *store.Cluster) ([]scheduler.Node, error) 
 		nodes = append(nodes, scheduler.Node{
 			Name:        n.Name,
 			Schedulable: schedulable(n),
-			Allocatable: scheduler.Resources{MilliCPU: n.Status.Allocatable.Cpu().MilliValue(), Memory: n.Status.Allocatable.Memory().Value()},
+			Allocatable: scheduler.QuantityResources(*n.Status.Allocatable.Cpu(), *n.Status.Allocatable.Memory()),
 			Requested:   requested[n.Name],
 		})
 	}

@@ -40,6 +40,11 @@ func ParseRef(ref string) (repo, chart string, oci bool, err error) {
 }
 
 func parseOCIRef(ref string) (repo, chart string, oci bool, err error) {
+	// url.Parse decodes %XX: a reference with escapes would be checked in
+	// one spelling and fetched in another. Registries need none.
+	if strings.Contains(ref, "%") {
+		return "", "", true, fmt.Errorf("chart %q: an oci:// reference has no %%-escapes", ref)
+	}
 	u, err := url.Parse(ref)
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return "", "", true, fmt.Errorf("chart %q: not a valid oci:// reference", ref)
@@ -62,6 +67,10 @@ func parseOCIRef(ref string) (repo, chart string, oci bool, err error) {
 		for _, seg := range strings.Split(dir[1:], "/") {
 			if seg == "" || seg == "." || seg == ".." {
 				return "", "", true, fmt.Errorf("chart %q: empty or relative path segment", ref)
+			}
+			// Only the last segment may carry a tag or digest, and not here either.
+			if strings.ContainsAny(seg, ":@") {
+				return "", "", true, fmt.Errorf("chart %q: path segment %q has ':' or '@'", ref, seg)
 			}
 		}
 	}

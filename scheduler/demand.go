@@ -172,7 +172,8 @@ func podRequests(spec *corev1.PodSpec, defaults Resources) (r Resources, default
 	pod.Spec.Containers, d1 = withRequests(spec.Containers, defaults, podLevel)
 	pod.Spec.InitContainers, d2 = withRequests(spec.InitContainers, defaults, podLevel)
 	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
-	return Resources{MilliCPU: reqs.Cpu().MilliValue(), Memory: reqs.Memory().Value()}, d1 || d2
+	// A negative request is invalid; the API server will refuse the chart.
+	return QuantityResources(*reqs.Cpu(), *reqs.Memory()).floor(), d1 || d2
 }
 
 // withRequests returns copies of cs in which a missing cpu or memory request

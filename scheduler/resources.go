@@ -17,9 +17,13 @@ type Resources struct {
 	Memory   int64 `bson:"memory"`   // bytes
 }
 
+// The largest amounts whose conversion cannot overflow: MilliValue and
+// Value round up, so anything above these may need more than an int64.
 var (
-	maxCPU    = resource.NewMilliQuantity(math.MaxInt64, resource.DecimalSI)
-	maxMemory = resource.NewQuantity(math.MaxInt64, resource.BinarySI)
+	maxCPU    = resource.NewMilliQuantity(math.MaxInt64-1, resource.DecimalSI)
+	maxMemory = resource.NewQuantity(math.MaxInt64-1, resource.BinarySI)
+	minCPU    = resource.NewMilliQuantity(math.MinInt64+1, resource.DecimalSI)
+	minMemory = resource.NewQuantity(math.MinInt64+1, resource.BinarySI)
 )
 
 // ParseResources reads Kubernetes quantities: "0.5", "500m" or "2" CPU;
@@ -43,25 +47,83 @@ func parseQuantity(name, s string, max *resource.Quantity) (resource.Quantity, e
 		return q, fmt.Errorf("%s %q: %w", name, s, err)
 	case q.Sign() < 0:
 		return q, fmt.Errorf("%s %q: negative", name, s)
-	case q.Cmp(*max) >= 0: // ParseQuantity clamps some huge values to the maximum
+	case q.Cmp(*max) > 0:
 		return q, fmt.Errorf("%s %q: too large", name, s)
 	}
 	return q, nil
 }
 
+// QuantityResources converts a cpu and a memory quantity. Unlike
+// Quantity.MilliValue and Value, which wrap or return 0 past the int64
+// range, it saturates: an absurd request must not look free.
+func QuantityResources(cpu, memory resource.Quantity) Resources {
+	return Resources{
+		MilliCPU: saturated(cpu, minCPU, maxCPU, cpu.MilliValue),
+		Memory:   saturated(memory, minMemory, maxMemory, memory.Value),
+	}
+}
+
+func saturated(q resource.Quantity, lo, hi *resource.Quantity, value func() int64) int64 {
+	switch {
+	case q.Cmp(*hi) > 0:
+		return math.MaxInt64
+	case q.Cmp(*lo) < 0:
+		return math.MinInt64
+	}
+	return value()
+}
+
+// The arithmetic saturates at the int64 limits instead of wrapping, so a
+// sum of huge requests stays huge (and fits nowhere) rather than turning
+// negative (and fitting everywhere).
+
 // Add returns r + o.
 func (r Resources) Add(o Resources) Resources {
-	return Resources{MilliCPU: r.MilliCPU + o.MilliCPU, Memory: r.Memory + o.Memory}
+	return Resources{MilliCPU: add(r.MilliCPU, o.MilliCPU), Memory: add(r.Memory, o.Memory)}
 }
 
 // Sub returns r − o (possibly negative).
 func (r Resources) Sub(o Resources) Resources {
-	return Resources{MilliCPU: r.MilliCPU - o.MilliCPU, Memory: r.Memory - o.Memory}
+	return Resources{MilliCPU: sub(r.MilliCPU, o.MilliCPU), Memory: sub(r.Memory, o.Memory)}
 }
 
 // Times returns r × n.
 func (r Resources) Times(n int) Resources {
-	return Resources{MilliCPU: r.MilliCPU * int64(n), Memory: r.Memory * int64(n)}
+	return Resources{MilliCPU: mul(r.MilliCPU, int64(n)), Memory: mul(r.Memory, int64(n))}
+}
+
+func add(a, b int64) int64 {
+	s := a + b
+	if (s > a) != (b > 0) { // wrapped
+		return limit(b > 0)
+	}
+	return s
+}
+
+func sub(a, b int64) int64 {
+	d := a - b
+	if (d < a) != (b > 0) { // wrapped
+		return limit(b < 0)
+	}
+	return d
+}
+
+func mul(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	p := a * b
+	if p/b != a || (a == math.MinInt64 && b == -1) {
+		return limit((a > 0) == (b > 0))
+	}
+	return p
+}
+
+func limit(positive bool) int64 {
+	if positive {
+		return math.MaxInt64
+	}
+	return math.MinInt64
 }
 
 // Fits reports whether r fits in in: both dimensions ≤.
@@ -107,21 +169,18 @@ func (r *Resources) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &j); err != nil {
 		return err
 	}
-	var out Resources
+	var cpu, memory resource.Quantity
+	var err error
 	if j.CPU != "" {
-		q, err := resource.ParseQuantity(j.CPU)
-		if err != nil {
+		if cpu, err = resource.ParseQuantity(j.CPU); err != nil {
 			return fmt.Errorf("cpu %q: %w", j.CPU, err)
 		}
-		out.MilliCPU = q.MilliValue()
 	}
 	if j.Memory != "" {
-		q, err := resource.ParseQuantity(j.Memory)
-		if err != nil {
+		if memory, err = resource.ParseQuantity(j.Memory); err != nil {
 			return fmt.Errorf("memory %q: %w", j.Memory, err)
 		}
-		out.Memory = q.Value()
 	}
-	*r = out
+	*r = QuantityResources(cpu, memory)
 	return nil
 }

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 )
@@ -122,5 +123,23 @@ func TestParsePolicy(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "worst-fit, best-fit, traffic-most") {
 			t.Errorf("ParsePolicy(%q) error = %v, want one listing the accepted values", in, err)
 		}
+	}
+}
+
+// A request beyond the int64 range used to convert to 0 millicores (or wrap
+// negative) and so fit anywhere; it saturates and fits nowhere.
+func TestHugeRequestsSaturate(t *testing.T) {
+	d, err := DemandOf("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec: {replicas: 3, template: {spec: {containers: [{name: c, resources: {requests: {cpu: 1e16, memory: 9223372036854775807.5}}}]}}}\n", res(100, Mi))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Workloads[0].Pod; got != res(math.MaxInt64, math.MaxInt64) {
+		t.Fatalf("pod = %+v, want both saturated", got)
+	}
+	if got := d.Total(); got != res(math.MaxInt64, math.MaxInt64) {
+		t.Errorf("total = %+v, want both saturated", got)
+	}
+	if res(math.MaxInt64, 0).Add(res(1, 0)).Fits(res(1000, Gi)) {
+		t.Error("a sum past the int64 range fits a small node")
 	}
 }
