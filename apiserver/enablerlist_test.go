@@ -164,8 +164,10 @@ func TestEnablerListPagingUnderConcurrentWrites(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	// A bounded number of writers' inserts: an endless stream would keep
+	// adding names after the cursor, and the walk might never reach the end.
 	wg.Go(func() {
-		for i := 0; ; i++ {
+		for i := range 100 {
 			select {
 			case <-stop:
 				return
