@@ -60,6 +60,10 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 			e = apiError(fiber.StatusConflict, "already exists")
 		case errors.Is(err, store.ErrStale):
 			e = apiError(fiber.StatusConflict, "changed by another request; read it again and retry")
+		case store.Unavailable(err):
+			logger.Warn("store unavailable", "requestId", requestID(c), "route", routeOf(c), "err", err)
+			c.Set(fiber.HeaderRetryAfter, "5")
+			e = apiError(fiber.StatusServiceUnavailable, "the store did not answer in time; try again shortly")
 		default:
 			logger.Error("request failed", "requestId", requestID(c), "route", routeOf(c), "err", err)
 			e = apiError(fiber.StatusInternalServerError, "internal error; the request id identifies it in the logs")

@@ -116,8 +116,17 @@ func TestMalformedRequests(t *testing.T) {
 
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
 	byStatus := map[int]int{}
+	resets := 0
 	for _, r := range reqs {
 		status, problem := send(hc, base, token, r)
+		if status == 0 && len(r.body) > bodyLimit && (strings.Contains(problem, "connection reset") || strings.Contains(problem, "broken pipe")) {
+			// The server answers 413 and closes while a client that ignored
+			// 100-continue may still be writing; the reset can swallow the
+			// answer. Refused either way, and the 413 count below proves the
+			// answer itself.
+			resets++
+			continue
+		}
 		byStatus[status]++
 		if problem != "" {
 			t.Errorf("%s %.200s (%s, %d-byte body %.80q): %s", r.method, r.path, r.contentType, len(r.body), r.body, problem)
@@ -141,7 +150,11 @@ func TestMalformedRequests(t *testing.T) {
 	for _, s := range slices.Sorted(maps.Keys(byStatus)) {
 		summary = append(summary, fmt.Sprintf("%d: %d", s, byStatus[s]))
 	}
-	t.Logf("%d routes, %d requests with a token (by status %s), %d without a valid one", routes, len(reqs), strings.Join(summary, ", "), unauth)
+	if byStatus[http.StatusRequestEntityTooLarge] == 0 {
+		t.Error("no oversized body was answered 413")
+	}
+	t.Logf("%d routes, %d requests with a token (by status %s; %d oversized uploads reset after the answer), %d without a valid one",
+		routes, len(reqs), strings.Join(summary, ", "), resets, unauth)
 }
 
 // send makes one request and says what is wrong with the answer, if anything.

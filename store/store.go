@@ -23,6 +23,13 @@ var (
 	ErrStale = errors.New("modified concurrently")
 )
 
+// Unavailable reports whether err means the database did not answer in
+// time or could not be reached: worth retrying later, not a fault of the
+// request.
+func Unavailable(err error) bool {
+	return mongo.IsTimeout(err) || mongo.IsNetworkError(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // Store is the orchestrator's database.
 type Store struct {
 	client   *mongo.Client
