@@ -150,9 +150,7 @@ func joinAndAddRepo(b *testing.B, o *orchestrator, env *testenv.Env) {
 			b.Fatalf("join %s: %d %+v", c.Name, code, a)
 		}
 	}
-	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "url": env.ChartRepo.URL}, nil); code != 201 {
-		b.Fatalf("add chart repository: %d", code)
-	}
+	o.addTestRepo(env.ChartRepo.URL)
 }
 
 // bareHelm installs charts as the helm command does, with the Helm SDK

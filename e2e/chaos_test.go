@@ -79,9 +79,7 @@ func TestInstallSurvivesWorkerKill(t *testing.T) {
 	if code, a := o.join(cloud, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
 		t.Fatalf("join: %d %+v", code, a)
 	}
-	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "url": env.ChartRepo.URL}, nil); code != 201 {
-		t.Fatalf("add chart repository: %d", code)
-	}
+	o.addTestRepo(env.ChartRepo.URL)
 	var a struct {
 		OperationID string
 		Enabler     enablerView
@@ -249,9 +247,7 @@ func TestInstantiationsSurviveWorkerKills(t *testing.T) {
 	if code, a := o.join(cloud, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
 		t.Fatalf("join: %d %+v", code, a)
 	}
-	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "url": env.ChartRepo.URL}, nil); code != 201 {
-		t.Fatalf("add chart repository: %d", code)
-	}
+	o.addTestRepo(env.ChartRepo.URL)
 	rng := rand.New(rand.NewPCG(chaosSeed(t), 0))
 
 	ops := o.postEnablers("web", 20, "cloud")
@@ -323,9 +319,7 @@ func TestInstantiationsSurviveOutages(t *testing.T) {
 	if code, a := o.join(cloud, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
 		t.Fatalf("join: %d %+v", code, a)
 	}
-	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "url": env.ChartRepo.URL}, nil); code != 201 {
-		t.Fatalf("add chart repository: %d", code)
-	}
+	o.addTestRepo(env.ChartRepo.URL)
 	// waitForFirst polls the store, not the API, until one of the enablers
 	// in ops satisfies cond.
 	waitForFirst := func(ops map[string]string, what string, cond func(store.Enabler) bool) {

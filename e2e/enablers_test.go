@@ -333,9 +333,7 @@ func TestConcurrentPlacementsNeverOvercommit(t *testing.T) {
 			t.Fatalf("join %s: %d %+v", c.Name, code, a)
 		}
 	}
-	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "url": env.ChartRepo.URL}, nil); code != 201 {
-		t.Fatalf("add chart repository: %d", code)
-	}
+	o.addTestRepo(env.ChartRepo.URL)
 	// 400m per pod: two per 1-CPU edge node (6 on the edges), five on the cloud.
 	values := map[string]any{"resources": map[string]any{"requests": map[string]any{"cpu": "400m", "memory": "128Mi"}}}
 	const n = 20

@@ -103,9 +103,7 @@ func TestGlobalServices(t *testing.T) {
 	}
 	join(cloud)
 	join(edge1)
-	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "url": env.ChartRepo.URL}, nil); code != 201 {
-		t.Fatalf("add chart repository: %d", code)
-	}
+	o.addTestRepo(env.ChartRepo.URL)
 	// Someone else's Service in edge-1, named like the global service of
 	// enabler "other".
 	unrelated, err := edge1.Client.CoreV1().Services("default").Create(ctx, &corev1.Service{

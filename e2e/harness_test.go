@@ -208,6 +208,14 @@ func (o *orchestrator) join(c *testenv.Cluster, extra map[string]any, wait strin
 	return code, a
 }
 
+// addTestRepo registers testenv's chart repository as "test".
+func (o *orchestrator) addTestRepo(url string) {
+	o.t.Helper()
+	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "url": url}, nil); code != 201 {
+		o.t.Fatalf("add chart repository: %d", code)
+	}
+}
+
 func (o *orchestrator) cluster(idOrName string) (int, clusterView) {
 	o.t.Helper()
 	var c clusterView

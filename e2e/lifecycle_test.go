@@ -72,9 +72,7 @@ func TestEnablerLifecycle(t *testing.T) {
 			t.Fatalf("join %s: %d %+v", c.Name, code, a)
 		}
 	}
-	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "url": env.ChartRepo.URL}, nil); code != 201 {
-		t.Fatalf("add chart repository: %d", code)
-	}
+	o.addTestRepo(env.ChartRepo.URL)
 
 	t.Run("terminate uninstalls and keeps the record; instantiating again works elsewhere", func(t *testing.T) {
 		if e := o.instantiate(map[string]any{"enablerName": "web", "helmChart": "test/web", "vim": "cloud"}); e.Status != "Enabled" {
