@@ -24,5 +24,7 @@ type Cluster struct {
 	Cloud       bool
 	Unavailable string // non-empty: not a candidate, with this reason (e.g. "status Pending")
 	Nodes       []Node
-	Traffic     *Traffic // nil when not gathered
+	Traffic     *Traffic          // nil when not gathered
+	Labels      map[string]string // the operator's labels, matched by a clusterSelector
+	Forecast    *Forecast         // load from Prometheus history; nil when not gathered
 }

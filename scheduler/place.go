@@ -15,6 +15,9 @@ type Request struct {
 	Target        string // manual placement: a cluster ID; only that cluster is evaluated
 	Now           time.Time
 	TrafficMaxAge time.Duration // traffic older than this (or with Error) is unusable; 0: no age limit
+	Constraints   Constraints   // the operator's rules: every cluster they exclude is no candidate
+	LiveOnly      bool          // place on live values only (the request's forecast: false)
+	Horizon       time.Duration // how far ahead the clusters' forecasts look
 }
 
 // Decision is the choice and its explanation, stored and returned by the API.
@@ -29,6 +32,10 @@ type Decision struct {
 	Cluster    string      `json:"cluster,omitempty"`   // its name
 	Reason     string      `json:"reason"`              // why this choice, or why nothing fits
 	Nodes      []NodeShare `json:"nodes,omitempty"`     // what the placement puts on each node, by node name: the reservation to take
+
+	Constraints *Constraints `json:"constraints,omitempty"` // the operator's rules applied
+	Horizon     string       `json:"horizon,omitempty"`     // how far ahead the forecasts look
+	Forecast    string       `json:"forecast,omitempty"`    // how the policy used the forecasts, or why it fell back to live values
 }
 
 // Candidate is one cluster's record through the pipeline.
@@ -44,6 +51,8 @@ type Candidate struct {
 	Feasible    bool      `json:"feasible"`
 	Score       float64   `json:"score"`
 	Reason      string    `json:"reason"`
+	Forecast    *Forecast `json:"forecast,omitempty"`   // from Prometheus history; nil when not gathered
+	ExcludedBy  string    `json:"excludedBy,omitempty"` // the rule that excluded the cluster: clusterSelector, avoidClusters or forecastPeak
 }
 
 // evaluation is a candidate with what the later stages need.
@@ -51,6 +60,8 @@ type evaluation struct {
 	Candidate
 	nodes    []node
 	headroom int // copies of the largest pod left after the simulation
+
+	onForecast bool // traffic-most ranks it on its forecast traffic
 }
 
 // Place chooses the cluster for req.Demand: filter, fit, score, choose.
@@ -62,8 +73,16 @@ func Place(req Request) Decision {
 		Candidates: []Candidate{},
 	}
 	p := planOf(req.Demand)
+	if !req.Constraints.IsZero() {
+		d.Constraints = &req.Constraints
+	}
+	k, err := compile(req.Constraints)
+	if err != nil {
+		d.Reason = err.Error()
+		return d
+	}
 	if req.Target != "" {
-		return placeManual(req, p, d)
+		return placeManual(req, p, k, d)
 	}
 	if req.Policy == Manual {
 		d.Reason = "manual placement needs a target cluster"
@@ -75,14 +94,29 @@ func Place(req Request) Decision {
 		return d
 	}
 	d.Applied = policy
+	peak := req.forecasting() && (policy == BestFit || policy == WorstFit)
+	var noPeak []string
 	evals := make([]*evaluation, len(req.Clusters))
 	for i, c := range req.Clusters {
 		evals[i] = evaluate(c, p)
+		k.constrain(evals[i], c)
+		if peak {
+			if f := vetoPeak(evals[i], c, req); f != "" {
+				noPeak = append(noPeak, f)
+			}
+		}
 	}
 	pool := competing(evals)
+	d.Horizon, d.Forecast = forecastNote(req, peak, evals, noPeak)
 	if policy == TrafficMost {
-		if d.Fallback = trafficFallback(pool, req.Now, req.TrafficMaxAge); d.Fallback != "" {
-			d.Applied = WorstFit
+		ranked := false
+		if req.forecasting() {
+			d.Forecast, ranked = rankOnForecast(pool, req)
+		}
+		if !ranked {
+			if d.Fallback = trafficFallback(pool, req.Now, req.TrafficMaxAge); d.Fallback != "" {
+				d.Applied = WorstFit
+			}
 		}
 	}
 	for _, e := range evals {
@@ -116,7 +150,7 @@ func Place(req Request) Decision {
 }
 
 // placeManual evaluates only the named cluster.
-func placeManual(req Request, p plan, d Decision) Decision {
+func placeManual(req Request, p plan, k constraint, d Decision) Decision {
 	d.Applied = Manual
 	i := slices.IndexFunc(req.Clusters, func(c Cluster) bool { return c.ID == req.Target })
 	if i < 0 {
@@ -124,6 +158,7 @@ func placeManual(req Request, p plan, d Decision) Decision {
 		return d
 	}
 	e := evaluate(req.Clusters[i], p)
+	k.constrain(e, req.Clusters[i])
 	if !e.Feasible {
 		d.Reason = fmt.Sprintf("target cluster %s cannot take the demand: %s", e.Cluster, e.Reason)
 	} else {
@@ -142,6 +177,7 @@ func evaluate(c Cluster, p plan) *evaluation {
 		Cloud:     c.Cloud,
 		Needed:    p.count,
 		Traffic:   sanitized(c.Traffic),
+		Forecast:  sanitizedForecast(c.Forecast),
 	}}
 	nodes, reason := filter(c)
 	if reason != "" {

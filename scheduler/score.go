@@ -56,6 +56,9 @@ func score(e *evaluation, applied Policy) float64 {
 	case BestFit:
 		return float64(-e.headroom)
 	case TrafficMost:
+		if e.onForecast {
+			return *e.Forecast.Traffic
+		}
 		if e.Traffic == nil || e.Traffic.Error != "" {
 			return 0
 		}
@@ -71,6 +74,9 @@ func scoreReason(e *evaluation, applied Policy) string {
 	case BestFit:
 		return fmt.Sprintf("score %g: minus the headroom (best-fit)", e.Score)
 	case TrafficMost:
+		if e.onForecast {
+			return fmt.Sprintf("score %g: forecast bytes received per second (traffic-most)", e.Score)
+		}
 		return fmt.Sprintf("score %g: bytes received per second (traffic-most)", e.Score)
 	default:
 		return fmt.Sprintf("score %g: the headroom (worst-fit)", e.Score)
