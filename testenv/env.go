@@ -16,6 +16,9 @@ type Options struct {
 	Prometheus bool
 	// RateWindow replaces [5m] in the rules; empty means DefaultRateWindow.
 	RateWindow string
+	// History is written into Prometheus's storage before it starts (see
+	// Series and NodeHistory).
+	History []Series
 	// ChartRepo serves the test charts.
 	ChartRepo bool
 	// Temporal starts a Temporal dev server; TemporalUI adds its Web UI.
@@ -68,6 +71,9 @@ func (o Options) validate() error {
 			return fmt.Errorf("cluster name %q is used twice", c.Name)
 		}
 		seen[c.Name] = true
+	}
+	if len(o.History) > 0 && !o.Prometheus {
+		return errors.New("History needs Prometheus")
 	}
 	// Fail before starting anything when a binary is missing.
 	var need []string
@@ -122,7 +128,7 @@ func (e *Env) start(opts Options) error {
 			if window == "" {
 				window = DefaultRateWindow
 			}
-			e.Prometheus, errs[n] = startPrometheus(filepath.Join(e.Dir, "prometheus"), window)
+			e.Prometheus, errs[n] = startPrometheus(filepath.Join(e.Dir, "prometheus"), window, opts.History)
 			if e.Prometheus != nil {
 				e.track(e.Prometheus.proc)
 			}

@@ -43,7 +43,7 @@ type TargetGroup struct {
 // DefaultRateWindow is the range the test Prometheus uses instead of [5m].
 const DefaultRateWindow = "5s"
 
-func startPrometheus(dir, rateWindow string) (*Prometheus, error) {
+func startPrometheus(dir, rateWindow string, history []Series) (*Prometheus, error) {
 	bin, err := tool("prometheus")
 	if err != nil {
 		return nil, err
@@ -69,6 +69,11 @@ scrape_configs:
 `, filepath.Join(dir, "rules.yaml"), filepath.Join(p.FileSDDir, "*.json"))
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		return nil, err
+	}
+	if len(history) > 0 {
+		if err := backfill(dir, filepath.Join(dir, "data"), history); err != nil {
+			return nil, err
+		}
 	}
 	port, err := freePort()
 	if err != nil {
