@@ -27,7 +27,17 @@ func (a *Enablers) spec(e *store.Enabler) placement.Spec {
 	return placement.Spec{
 		Name: e.Name, Namespace: e.Namespace, HelmChart: e.HelmChart, Version: e.Version,
 		Values: e.Values, Policy: scheduler.Policy(e.Policy), Target: e.Target,
+		Constraints: scheduler.Constraints{ClusterSelector: e.ClusterSelector, AvoidClusters: e.AvoidClusters},
+		LiveOnly:    e.Forecast != nil && !*e.Forecast,
+		Horizon:     horizon(e.ForecastHorizon),
 	}
+}
+
+// horizon parses the stored forecast horizon (checked by the API); empty
+// means the default.
+func horizon(s string) time.Duration {
+	d, _ := time.ParseDuration(s)
+	return d
 }
 
 // update applies change to the stored enabler, re-reading on a concurrent change.

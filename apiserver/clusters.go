@@ -26,6 +26,9 @@ type clusterRequest struct {
 	CNI            string          `json:"cni" validate:"omitempty,oneof=cilium flannel"`
 	PrometheusURL  string          `json:"prometheusUrl" validate:"omitempty,http_url,max=2048"`
 	MetricsTargets []string        `json:"metricsTargets" validate:"max=256,dive,hostname_port"`
+
+	// Labels are matched by enablers' clusterSelector (checkLabels).
+	Labels map[string]string `json:"labels"`
 }
 
 var typeOfBool = reflect.TypeOf(true)
@@ -50,6 +53,9 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
+	if err := checkLabels(req.Labels); err != nil {
+		return err
+	}
 	credentials, err := kubeconfig.Parse(req.Credentials, req.Name)
 	if err != nil {
 		return apiError(fiber.StatusBadRequest, "%v", err)
@@ -70,6 +76,7 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 		PrometheusURL:  req.PrometheusURL,
 		MetricsTargets: req.MetricsTargets,
 		Credentials:    credentials,
+		Labels:         req.Labels,
 	}
 	cluster.ID = uuid.NewString()
 	cluster.OperationID = workflows.WorkflowID(workflows.OpJoinCluster, cluster.ID)

@@ -40,6 +40,7 @@ type enablerRequest struct {
 	Timeout   flexSeconds `json:"timeout" validate:"min=0,max=3600"`
 	// GlobalServiceTargets: nil means the default targets, empty none.
 	GlobalServiceTargets *[]string `json:"globalServiceTargets" validate:"omitempty,max=64,dive,min=1,max=253"`
+	placementOptions
 }
 
 var typeOfSeconds = reflect.TypeOf(0)
@@ -133,6 +134,9 @@ func (s *server) check(c *fiber.Ctx, req *enablerRequest) (*enablerSpec, error) 
 	if spec.Values == nil {
 		spec.Values = map[string]any{}
 	}
+	if err := s.checkPlacementOptions(c, &req.placementOptions, &spec.Spec); err != nil {
+		return nil, err
+	}
 	return spec, nil
 }
 
@@ -167,6 +171,8 @@ func (s *server) addEnabler(c *fiber.Ctx) error {
 		Name: spec.Name, HelmChart: spec.HelmChart, Version: spec.Version, Namespace: spec.Namespace,
 		Values: spec.Values, Auto: spec.auto, Policy: string(spec.Policy), Target: spec.Target,
 		TimeoutSeconds: spec.timeout, Status: store.StatusPending, GlobalTargets: req.GlobalServiceTargets,
+		ClusterSelector: spec.Constraints.ClusterSelector, AvoidClusters: spec.Constraints.AvoidClusters,
+		Forecast: (*bool)(req.Forecast), ForecastHorizon: req.ForecastHorizon,
 	}
 	e.ID = uuid.NewString()
 	e.OperationID = workflows.WorkflowID(workflows.OpInstantiate, e.ID)

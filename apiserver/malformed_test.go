@@ -38,10 +38,12 @@ var validBodies = map[string]map[string]any{
 	"/api/k8sclusters": {"name": "fz", "credentials": "not a kubeconfig", "description": "d", "k8s_version": "1.34",
 		"cloud": false, "cni": "cilium", "prometheusUrl": "http://127.0.0.1:1", "metricsTargets": []string{"127.0.0.1:1"}},
 	"/api/enabler": {"enablerName": "fz", "helmChart": "nope/chart", "vim": "nope", "additionalParams": map[string]any{},
-		"version": "1.0.0", "namespace": "ns", "timeout": 10, "globalServiceTargets": []string{}, "placementPolicy": "worst-fit"},
+		"version": "1.0.0", "namespace": "ns", "timeout": 10, "globalServiceTargets": []string{}, "placementPolicy": "worst-fit",
+		"clusterSelector": "tier=gpu", "avoidClusters": []string{"nope"}, "forecast": true, "forecastHorizon": "1h"},
 	"/api/enabler/:id/instantiate": {"vim": "nope", "placementPolicy": "worst-fit"},
 	"/api/enabler/:id/upgrade":     {"version": "1.0.0", "additionalParams": map[string]any{}, "reuseValues": true},
 	"/api/enabler/:id/rollback":    {"revision": 1},
+	"/api/k8sclusters/:id":         {"labels": map[string]string{"tier": "gpu"}, "description": "d"},
 }
 
 func init() { validBodies["/api/placement/preview"] = validBodies["/api/enabler"] }
@@ -208,7 +210,7 @@ func requestsFor(method, path string, bodyLimit int) []request {
 			out = append(out, request{method, param.ReplaceAllString(path, odd), "", nil})
 		}
 	}
-	if method != http.MethodPost {
+	if method != http.MethodPost && method != http.MethodPatch {
 		return append(out, request{method, plain, js, []byte(`{"unexpected":"body"}`)})
 	}
 	valid := validBodies[path]

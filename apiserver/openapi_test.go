@@ -450,6 +450,7 @@ func TestOpenAPIRequestSchemasMatchTheStructs(t *testing.T) {
 		"PlacementRequest": reflect.TypeFor[placementRequest](),
 		"UpgradeRequest":   reflect.TypeFor[upgradeRequest](),
 		"RollbackRequest":  reflect.TypeFor[rollbackRequest](),
+		"ClusterPatch":     reflect.TypeFor[clusterPatch](),
 	} {
 		schema := componentSchema(t, doc, name)
 		if schema["additionalProperties"] != false {
@@ -534,6 +535,8 @@ func TestOpenAPIResponseSchemasMatchTheStructs(t *testing.T) {
 		"Candidate":        reflect.TypeFor[scheduler.Candidate](),
 		"Workload":         reflect.TypeFor[scheduler.Workload](),
 		"Traffic":          reflect.TypeFor[scheduler.Traffic](),
+		"Forecast":         reflect.TypeFor[scheduler.Forecast](),
+		"Constraints":      reflect.TypeFor[scheduler.Constraints](),
 	} {
 		props, _ := schemaProperties(doc, componentSchema(t, doc, name))
 		var names []string

@@ -100,6 +100,7 @@ func New(cfg Config) *fiber.App {
 	api.Get("/k8sclusters/node/:clusterid", s.clusterNodes)
 	api.Get("/k8sclusters/:id", s.getCluster)
 	api.Delete("/k8sclusters/:id", s.removeCluster)
+	api.Patch("/k8sclusters/:id", s.patchCluster)
 
 	api.Get("/enabler/instanced", s.listEnablers)
 	api.Post("/enabler", s.addEnabler)

@@ -21,27 +21,32 @@ import (
 // cluster unavailable, it does not stall the placement.
 const clusterTimeout = 10 * time.Second
 
-// gather reads every cluster's state in parallel.
-func (p *Planner) gather(ctx context.Context, clusters []store.Cluster, held map[string]*store.Reservation, ignore string, traffic bool) []scheduler.Cluster {
+// gather reads every cluster's state in parallel; with a horizon, each
+// cluster's forecast too, in parallel with its live state.
+func (p *Planner) gather(ctx context.Context, clusters []store.Cluster, held map[string]*store.Reservation, ignore string, traffic bool, horizon time.Duration) []scheduler.Cluster {
 	out := make([]scheduler.Cluster, len(clusters))
 	var wg sync.WaitGroup
 	for i := range clusters {
 		wg.Go(func() {
-			out[i] = p.clusterState(ctx, &clusters[i], held[clusters[i].ID], ignore, traffic)
+			out[i] = p.clusterState(ctx, &clusters[i], held[clusters[i].ID], ignore, traffic, horizon)
 		})
 	}
 	wg.Wait()
 	return out
 }
 
-func (p *Planner) clusterState(ctx context.Context, c *store.Cluster, r *store.Reservation, ignore string, traffic bool) scheduler.Cluster {
-	state := scheduler.Cluster{ID: c.ID, Name: c.Name, Cloud: c.Cloud}
+func (p *Planner) clusterState(ctx context.Context, c *store.Cluster, r *store.Reservation, ignore string, traffic bool, horizon time.Duration) (state scheduler.Cluster) {
+	state = scheduler.Cluster{ID: c.ID, Name: c.Name, Cloud: c.Cloud, Labels: c.Labels}
 	if c.Status != store.StatusEnabled {
 		state.Unavailable = "status " + c.Status
 		return state
 	}
 	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
 	defer cancel()
+	if horizon > 0 {
+		forecast := p.startForecast(ctx, c, horizon)
+		defer func() { state.Forecast = forecast() }() // state is the named result
+	}
 	nodes, err := readNodes(ctx, c)
 	if err != nil {
 		state.Unavailable = err.Error()
@@ -131,11 +136,7 @@ func reservedPerNode(r *store.Reservation, ignore string) map[string]scheduler.R
 
 // traffic is the cluster's receive rate, or why there is none.
 func (p *Planner) traffic(ctx context.Context, c *store.Cluster) *scheduler.Traffic {
-	url := p.Prometheus
-	if c.PrometheusURL != "" {
-		url = c.PrometheusURL
-	}
-	s, err := usage.Client{URL: url}.Traffic(ctx, c.Name)
+	s, err := usage.Client{URL: p.prometheusOf(c)}.Traffic(ctx, c.Name)
 	switch {
 	case errors.Is(err, usage.ErrNoData):
 		return &scheduler.Traffic{Error: "Prometheus has no traffic series for cluster_name=" + c.Name}
@@ -143,4 +144,12 @@ func (p *Planner) traffic(ctx context.Context, c *store.Cluster) *scheduler.Traf
 		return &scheduler.Traffic{Error: err.Error()}
 	}
 	return &scheduler.Traffic{BytesPerSecond: s.Value, At: s.At}
+}
+
+// prometheusOf is the Prometheus that has the cluster's series.
+func (p *Planner) prometheusOf(c *store.Cluster) string {
+	if c.PrometheusURL != "" {
+		return c.PrometheusURL
+	}
+	return p.Prometheus
 }

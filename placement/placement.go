@@ -46,6 +46,12 @@ type Spec struct {
 	Policy    scheduler.Policy
 	// Target is a cluster id for a manual placement, empty for automatic.
 	Target string
+	// Constraints are the operator's rules on where the enabler may go.
+	Constraints scheduler.Constraints
+	// LiveOnly places on live values only, without forecasts.
+	LiveOnly bool
+	// Horizon is how far ahead forecasts look; 0: usage.DefaultHorizon.
+	Horizon time.Duration
 }
 
 // Demand resolves the chart and renders it with the values; the demand is
@@ -208,7 +214,7 @@ func (p *Planner) decide(ctx context.Context, spec Spec, demand scheduler.Demand
 	if err != nil {
 		return scheduler.Decision{}, nil, err
 	}
-	states := p.gather(ctx, clusters, held, ignore, spec.Policy == scheduler.TrafficMost && spec.Target == "")
+	states := p.gather(ctx, clusters, held, ignore, spec.Policy == scheduler.TrafficMost && spec.Target == "", spec.horizon())
 	decision := scheduler.Place(scheduler.Request{
 		Policy:        spec.Policy,
 		Demand:        demand,
@@ -216,6 +222,9 @@ func (p *Planner) decide(ctx context.Context, spec Spec, demand scheduler.Demand
 		Target:        spec.Target,
 		Now:           time.Now(),
 		TrafficMaxAge: p.trafficMaxAge(),
+		Constraints:   spec.Constraints,
+		LiveOnly:      spec.LiveOnly,
+		Horizon:       spec.horizon(),
 	})
 	return decision, held, nil
 }

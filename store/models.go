@@ -91,6 +91,8 @@ type Cluster struct {
 	// MetricsTargets are the host:port endpoints the central Prometheus scrapes.
 	MetricsTargets []string `bson:"metricsTargets,omitempty" json:"metricsTargets,omitempty"`
 	Mesh           *Mesh    `bson:"mesh,omitempty" json:"mesh,omitempty"`
+	// Labels are the operator's, matched by an enabler's clusterSelector.
+	Labels map[string]string `bson:"labels,omitempty" json:"labels,omitempty"`
 	// Credentials (the kubeconfig) are plaintext in memory only.
 	Credentials       []byte `bson:"-" json:"-"`
 	SealedCredentials []byte `bson:"credentials,omitempty" json:"-"`
@@ -170,6 +172,13 @@ type Enabler struct {
 	GlobalTargets *[]string `bson:"globalTargets,omitempty" json:"globalServiceTargets,omitempty"`
 	// GlobalServices are the release's global services and their mirrors.
 	GlobalServices []GlobalService `bson:"globalServices,omitempty" json:"globalServices,omitempty"`
+	// ClusterSelector and AvoidClusters constrain automatic placement
+	// (scheduler.Constraints). Forecast false places on live values only;
+	// ForecastHorizon is how far ahead forecasts look (a Go duration).
+	ClusterSelector string   `bson:"clusterSelector,omitempty" json:"clusterSelector,omitempty"`
+	AvoidClusters   []string `bson:"avoidClusters,omitempty" json:"avoidClusters,omitempty"`
+	Forecast        *bool    `bson:"forecast,omitempty" json:"forecast,omitempty"`
+	ForecastHorizon string   `bson:"forecastHorizon,omitempty" json:"forecastHorizon,omitempty"`
 }
 
 // GlobalService is a Service of an enabler's release marked global, and
