@@ -450,6 +450,8 @@ func TestOpenAPIRequestSchemasMatchTheStructs(t *testing.T) {
 		"PlacementRequest": reflect.TypeFor[placementRequest](),
 		"UpgradeRequest":   reflect.TypeFor[upgradeRequest](),
 		"RollbackRequest":  reflect.TypeFor[rollbackRequest](),
+		"V4EnablerRequest": reflect.TypeFor[v4EnablerRequest](),
+		"V4UpgradeRequest": reflect.TypeFor[v4UpgradeRequest](),
 	} {
 		schema := componentSchema(t, doc, name)
 		if schema["additionalProperties"] != false {
