@@ -125,7 +125,8 @@ func v4Repo(m map[string]any) {
 func v4Chart(m map[string]any) { move(m, "name", "Name") }
 
 // v4Enabler: uid; cluster is the cluster's uid (its name moves to
-// clusterName); values are the Helm values; description the status reason.
+// clusterName); values are the Helm values; description the status
+// reason; version "latest" when none was asked for.
 func v4Enabler(m map[string]any) {
 	move(m, "id", "uid")
 	move(m, "cluster", "clusterName")
@@ -135,6 +136,10 @@ func v4Enabler(m map[string]any) {
 	m["description"] = m["statusReason"]
 	if m["description"] == nil {
 		m["description"] = ""
+	}
+	// The original stored "latest" when no version was asked for.
+	if m["version"] == nil {
+		m["version"] = "latest"
 	}
 }
 

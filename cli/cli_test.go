@@ -145,6 +145,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 	os.WriteFile(values, []byte("a: 1\n"), 0o600)
 	for _, args := range [][]string{
 		{"clustr"},
+		{"enabler", "frobnicate"},
+		{"op", "nope", "x"},
 		{"cluster", "get"},
 		{"cluster", "get", "a", "b"},
 		{"cluster", "ls", "--nope"},

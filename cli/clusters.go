@@ -44,9 +44,8 @@ func (c *cluster) meshID() string {
 }
 
 func (a *app) clusterCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "cluster", Short: "Join, list, inspect and remove Kubernetes clusters"}
-	cmd.AddCommand(a.clusterJoin(), a.clusterList(), a.clusterGet(), a.clusterNodes(), a.clusterRemove())
-	return cmd
+	return group(&cobra.Command{Use: "cluster", Short: "Join, list, inspect and remove Kubernetes clusters"},
+		a.clusterJoin(), a.clusterList(), a.clusterGet(), a.clusterNodes(), a.clusterRemove())
 }
 
 // joinRequest is the body of POST /api/k8sclusters.

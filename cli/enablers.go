@@ -34,10 +34,9 @@ type enabler struct {
 }
 
 func (a *app) enablerCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "enabler", Short: "Deploy and manage enablers (Helm releases placed on a cluster)"}
-	cmd.AddCommand(a.enablerDeploy(), a.enablerList(), a.enablerGet(), a.enablerHistory(), a.enablerUpgrade(),
+	return group(&cobra.Command{Use: "enabler", Short: "Deploy and manage enablers (Helm releases placed on a cluster)"},
+		a.enablerDeploy(), a.enablerList(), a.enablerGet(), a.enablerHistory(), a.enablerUpgrade(),
 		a.enablerRollback(), a.enablerTerminate(), a.enablerRemove())
-	return cmd
 }
 
 // valueFlags are Helm's -f, --set and --set-string.

@@ -17,9 +17,8 @@ command prints. An operation whose step used up its retries waits for an
 operator: fix the cause, then "op retry ID" runs the step again, or "op
 abort ID" undoes what the operation did.`,
 	}
-	cmd.AddCommand(a.opGet(), a.opWatch(), a.opSignal("retry", "Run the step the operation waits at again, then follow it"),
+	return group(cmd, a.opGet(), a.opWatch(), a.opSignal("retry", "Run the step the operation waits at again, then follow it"),
 		a.opSignal("abort", "Give up the operation: undo what it did, then follow the undoing"))
-	return cmd
 }
 
 func (a *app) opGet() *cobra.Command {

@@ -51,8 +51,7 @@ func (a *app) placementCommand() *cobra.Command {
 		}),
 	}
 	p.add(preview)
-	cmd.AddCommand(preview)
-	return cmd
+	return group(cmd, preview)
 }
 
 // writeDecision shows a placement decision as the demo does: the policy,

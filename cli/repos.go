@@ -28,9 +28,8 @@ type chart struct {
 }
 
 func (a *app) repoCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "repo", Short: "Add, list and remove Helm chart repositories"}
-	cmd.AddCommand(a.repoAdd(), a.repoList(), a.repoCharts(), a.repoRemove())
-	return cmd
+	return group(&cobra.Command{Use: "repo", Short: "Add, list and remove Helm chart repositories"},
+		a.repoAdd(), a.repoList(), a.repoCharts(), a.repoRemove())
 }
 
 func (a *app) repoAdd() *cobra.Command {

@@ -149,6 +149,20 @@ command line, 130 the wait was interrupted.`,
 	return root
 }
 
+// group makes cmd a command of commands: alone it shows its help, with an
+// unknown subcommand it is a usage error (cobra would show the help, exit 0).
+func group(cmd *cobra.Command, subcommands ...*cobra.Command) *cobra.Command {
+	cmd.AddCommand(subcommands...)
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+		}
+		return cmd.Help()
+	}
+	return cmd
+}
+
 // addWait adds --no-wait to a long command.
 func (a *app) addWait(cmd *cobra.Command) *cobra.Command {
 	cmd.Flags().BoolVar(&a.noWait, "no-wait", false, "print the operation id and return at once")

@@ -119,10 +119,22 @@ func TestV4Routes(t *testing.T) {
 			}
 			return out
 		}
-		eventually(t, 3*time.Minute, "both enablers to be Enabled", func() bool {
-			all := byName()
-			return all["web"]["status"] == "Enabled" && all["auto"]["status"] == "Enabled"
-		})
+		completed := func(ops ...map[string]any) func() bool {
+			return func() bool {
+				for _, op := range ops {
+					if o.operation(op["operationId"].(string)).State != "Completed" {
+						return false
+					}
+				}
+				return true
+			}
+		}
+		eventually(t, 3*time.Minute, "both instantiations to complete", completed(manual, auto))
+		for name, e := range byName() {
+			if e["status"] != "Enabled" {
+				t.Fatalf("enabler %s: %v, want Enabled", name, e)
+			}
+		}
 		for name, e := range byName() {
 			wantFields(t, "GET /enabler "+name, e, "uid", "name", "cluster", "helmChart", "status", "description", "version")
 			if e["cluster"] != uid {
@@ -136,10 +148,10 @@ func TestV4Routes(t *testing.T) {
 
 		up := d.call(t, "POST", "/enabler/upgrade/"+webUID, nil, map[string]any{"values": map[string]any{"replicaCount": 2}, "version": "0.2.0", "timeout": 120}, 200)
 		wantFields(t, "POST /enabler/upgrade", up, "uid", "status", "operationId")
-		eventually(t, 3*time.Minute, "the upgrade", func() bool {
-			e := byName()["web"]
-			return e["status"] == "Enabled" && e["chartVersion"] == "0.2.0"
-		})
+		eventually(t, 3*time.Minute, "the upgrade to complete", completed(up))
+		if e := byName()["web"]; e["status"] != "Enabled" || e["chartVersion"] != "0.2.0" || e["version"] != "0.2.0" {
+			t.Errorf("after the upgrade: %v, want Enabled with chart 0.2.0", e)
+		}
 
 		vol := d.call(t, "DELETE", "/enabler/volumes/"+webUID, nil, nil, 200)
 		wantFields(t, "DELETE /enabler/volumes", vol, "uid", "volumeCleanup")
