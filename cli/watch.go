@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -131,7 +132,7 @@ func (a *app) watch(ctx context.Context, id string) (*operation, error) {
 			p.clear()
 			fmt.Fprintf(a.err, "\nStopped waiting; operation %s goes on.\n  Watch it again with: smartorch op watch %s\n", id, id)
 			return nil, errInterrupted
-		case err != nil && (NotFound(err) || time.Since(failingSince) > 30*time.Second && !failingSince.IsZero()):
+		case err != nil && (!transient(err) || !failingSince.IsZero() && time.Since(failingSince) > 30*time.Second):
 			p.clear()
 			return nil, err
 		case err != nil:
@@ -161,6 +162,12 @@ func (a *app) watch(ctx context.Context, id string) (*operation, error) {
 		case <-time.After(a.poll):
 		}
 	}
+}
+
+// transient: the API did not answer, or answered 5xx; a 4xx will not change.
+func transient(err error) bool {
+	var api *APIError
+	return !errors.As(err, &api) || api.Code >= 500
 }
 
 // progressWriter is where steps go: stdout for tables, stderr when stdout
