@@ -325,3 +325,22 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
 }
+
+func TestProgressLineOnATerminal(t *testing.T) {
+	var b bytes.Buffer
+	p := &progress{w: &b, tty: true, start: time.Now()}
+	p.update(&operation{Step: "install the release", Done: []string{}})
+	p.update(&operation{Step: "wait until the release is ready", Done: []string{"install the release"}})
+	got := b.String()
+	if !strings.Contains(got, "⠙ install the release") || !strings.Contains(got, "\r\033[K  ✓ install the release") ||
+		!strings.Contains(got, "wait until the release is ready") {
+		t.Errorf("terminal output %q: want a spinner line for the step, cleared when the step is done", got)
+	}
+}
+
+func TestGroupAloneShowsHelp(t *testing.T) {
+	code, stdout, _ := run(t, &recorder{}, "enabler")
+	if code != ExitOK || !strings.Contains(stdout, "Available Commands:") {
+		t.Errorf("smartorch enabler: exit %d, %q; want its help", code, stdout)
+	}
+}
