@@ -44,9 +44,18 @@ var validBodies = map[string]map[string]any{
 	"/api/enabler/:id/upgrade":     {"version": "1.0.0", "additionalParams": map[string]any{}, "reuseValues": true},
 	"/api/enabler/:id/rollback":    {"revision": 1},
 	"/api/k8sclusters/:id":         {"labels": map[string]string{"tier": "gpu"}, "description": "d"},
+	// The original's routes (v4.go).
+	"/repos/public":  {"name": "fz", "url": "http://127.0.0.1:1/charts", "description": "d"},
+	"/repos/private": {"name": "fz", "url": "http://127.0.0.1:1/charts", "description": "d", "auth": map[string]any{"username": "u", "password": "p"}},
+	"/enabler": {"name": "fz", "helmChart": "nope/chart", "cluster": "nope", "values": map[string]any{}, "version": "1.0.0",
+		"timeout": "10", "auto": "false", "placement_policy": "worst-fit", "placementPolicy": "best-fit"},
+	"/enabler/upgrade/:id": {"values": map[string]any{}, "version": "1.0.0", "timeout": 10},
 }
 
-func init() { validBodies["/api/placement/preview"] = validBodies["/api/enabler"] }
+func init() {
+	validBodies["/api/placement/preview"] = validBodies["/api/enabler"]
+	validBodies["/clusters"] = validBodies["/api/k8sclusters"]
+}
 
 // oddParams replace every path parameter.
 var oddParams = []string{

@@ -451,6 +451,8 @@ func TestOpenAPIRequestSchemasMatchTheStructs(t *testing.T) {
 		"UpgradeRequest":   reflect.TypeFor[upgradeRequest](),
 		"RollbackRequest":  reflect.TypeFor[rollbackRequest](),
 		"ClusterPatch":     reflect.TypeFor[clusterPatch](),
+		"V4EnablerRequest": reflect.TypeFor[v4EnablerRequest](),
+		"V4UpgradeRequest": reflect.TypeFor[v4UpgradeRequest](),
 	} {
 		schema := componentSchema(t, doc, name)
 		if schema["additionalProperties"] != false {

@@ -118,6 +118,8 @@ func New(cfg Config) *fiber.App {
 	api.Get("/operations/:id", s.getOperation)
 	api.Post("/operations/:id/retry", s.signalOperation(workflows.SignalRetry))
 	api.Post("/operations/:id/abort", s.signalOperation(workflows.SignalAbort))
+
+	s.v4Routes(app)
 	return app
 }
 

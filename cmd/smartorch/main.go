@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/smartorch/smartorch/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -22,6 +24,9 @@ commands:
   worker    the Temporal worker (needs MongoDB and Temporal)
   healthcheck  exit 0 if the local API answers /healthz (-ready: /readyz)
   version   print the version
+
+operator commands (over the REST API; "smartorch login URL" first):
+  login, cluster, repo, enabler, placement, op
 
 Run "smartorch <command> -h" for the flags; each has an environment variable.
 `
@@ -50,6 +55,9 @@ func main() {
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
+		if cli.IsCommand(cmd) {
+			os.Exit(cli.Main(ctx, os.Args[1:]))
+		}
 		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
