@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the console's browser tests (package e2e/console)
+# Installs Debian's Chromium for the console's browser tests (e2e/console_test.go)
 # when it is missing, and prints its path as the only line on stdout.
 # Needs root (or sudo) for apt-get; a machine where it cannot install prints
-# nothing and exits 1, and the browser tests then skip (fail when SMARTORCH_CI=1).
+# nothing and exits 1, and the browser tests then skip (fail when SMARTORCH_REQUIRE_BROWSER is set, as .ci/run does).
 set -euo pipefail
 
 if command -v chromium >/dev/null 2>&1; then
