@@ -52,14 +52,14 @@ func TestConsole(t *testing.T) {
 	b.shot("login")
 	b.run("log in with a wrong password", time.Minute,
 		chromedp.SetValue(chromedp.CSS(`#login input[name=password]`), "not-the-password"),
-		chromedp.Submit(chromedp.CSS(`#login`)),
+		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#login .error`)))
 	if got := b.text(`#login .error`); !strings.Contains(got, "wrong username or password") {
 		t.Errorf("login error %q, want the server's message", got)
 	}
 	b.run("log in", time.Minute,
 		chromedp.SetValue(chromedp.CSS(`#login input[name=password]`), adminPassword),
-		chromedp.Submit(chromedp.CSS(`#login`)),
+		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#nav`)), chromedp.WaitVisible(chromedp.CSS(`.cards .card`)))
 	if b.eval(`location.href`) != dev.url+"/ui/" || !strings.Contains(b.eval(`sessionStorage.getItem("smartorch.token")`), `"token"`) {
 		t.Errorf("after login: URL %s; the token must be in sessionStorage, never in the URL", b.eval(`location.href`))
@@ -459,11 +459,11 @@ func (b *browser) deployForm(name, namespace, mode, values string) {
 	b.run("fill in the deploy form", time.Minute,
 		chromedp.Click(chromedp.CSS(`table.charts tr[data-chart=web] button[data-action=deploy]`)),
 		chromedp.WaitVisible(chromedp.CSS(`dialog[open] input[name=enablerName]`)),
-		chromedp.WaitReady(chromedp.CSS(`dialog[open] select[name=mode] option[value="cluster:cloud"]`)),
-		chromedp.SetValue(chromedp.CSS(`dialog[open] input[name=enablerName]`), name),
-		chromedp.SetValue(chromedp.CSS(`dialog[open] input[name=namespace]`), namespace),
-		chromedp.SetValue(chromedp.CSS(`dialog[open] select[name=mode]`), mode),
-		chromedp.SetValue(chromedp.CSS(`dialog[open] textarea[name=values]`), values))
+		chromedp.WaitReady(chromedp.CSS(`dialog[open] select[name=mode] option[value="cluster:cloud"]`)))
+	for field, v := range map[string]string{"input[name=enablerName]": name, "input[name=namespace]": namespace, "select[name=mode]": mode, "textarea[name=values]": values} {
+		q, _ := json.Marshal(v)
+		b.eval(`document.querySelector("dialog[open] ` + field + `").value = ` + string(q))
+	}
 }
 
 func (b *browser) text(sel string) string {
