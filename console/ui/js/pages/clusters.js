@@ -138,7 +138,7 @@ function nodesTable(nodes) {
     return h('div', { class: 'res' },
       h('meter', { min: 0, max: alloc || 1, value: req || 0, title: `requested ${fmt(req)} of ${fmt(alloc)} allocatable` }),
       h('span', null, `${fmt(req)} requested / ${fmt(alloc)} allocatable`),
-      h('small', null, `capacity ${fmt(cap)}` + (used !== undefined ? ` · in use ${fmt(used)}` : ' · usage unknown')));
+      h('small', null, `capacity ${fmt(cap)}` + (used !== undefined ? ` · in use ${fmt(Math.max(used, 0))}` : ' · usage unknown')));
   };
   return table(['Node', 'Ready', 'Roles', 'CPU', 'Memory', 'Pods'], nodes.map((n) => row([
     n.name, badge(n.ready ? 'Ready' : 'NotReady'), (n.roles || []).join(', ') || '–',
