@@ -19,6 +19,7 @@ run: build
 
 ## test: vet, then every test against real components (builds the test tools once)
 test: vet
+	@hack/chromium.sh >/dev/null || echo "make test: no chromium, the console's browser test will skip (hack/chromium.sh needs root)"
 	@$(TOOLS) && go test -count=1 -timeout 60m ./...
 
 vet:

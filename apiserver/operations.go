@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"errors"
+	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -29,6 +30,7 @@ type operationView struct {
 	Waiting         *workflows.WaitInfo `json:"waiting,omitempty"`
 	Started         time.Time           `json:"started"`
 	Ended           *time.Time          `json:"ended,omitempty"`
+	TemporalURL     string              `json:"temporalUrl,omitempty"`
 }
 
 func (s *server) getOperation(c *fiber.Ctx) error {
@@ -52,6 +54,9 @@ func (s *server) operation(cx context.Context, id string) (*operationView, error
 	}
 	info := desc.GetWorkflowExecutionInfo()
 	op := &operationView{ID: id, Type: info.GetType().GetName(), Started: info.GetStartTime().AsTime(), Done: []string{}}
+	if s.TemporalUI != "" {
+		op.TemporalURL = s.TemporalUI + "/workflows/" + url.PathEscape(id) + "/" + url.PathEscape(info.GetExecution().GetRunId()) + "/history"
+	}
 	if info.GetCloseTime() != nil {
 		t := info.GetCloseTime().AsTime()
 		op.Ended = &t

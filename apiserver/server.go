@@ -15,6 +15,7 @@ import (
 
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
+	"github.com/smartorch/smartorch/console"
 	"github.com/smartorch/smartorch/placement"
 	"github.com/smartorch/smartorch/store"
 	"github.com/smartorch/smartorch/workflows"
@@ -29,6 +30,9 @@ type Config struct {
 	// Temporal starts, queries and signals the workflows on TaskQueue.
 	Temporal  client.Client
 	TaskQueue string
+	// TemporalUI is the Temporal Web UI's namespace URL (…/namespaces/default),
+	// for links to workflows; empty when unknown.
+	TemporalUI string
 	// Planner previews placements.
 	Planner *placement.Planner
 	// Prometheus is the central Prometheus URL; empty means none.
@@ -84,6 +88,7 @@ func New(cfg Config) *fiber.App {
 	app.Get("/readyz", s.ready)
 	app.Get("/metrics", metrics.handler())
 	app.Get("/api/openapi.json", s.openAPI)
+	console.Mount(app)
 
 	api := app.Group("/api")
 	api.Post("/login/tokens", append(s.loginLimiters(), renderErrors(s.login))...)

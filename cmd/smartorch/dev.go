@@ -66,6 +66,7 @@ func runDev(ctx context.Context, cfg *config) error {
 		}
 		stops = append(stops, ui.Stop)
 		uiURL = ui.URL
+		cfg.temporalUIURL = ui.URL
 	}
 
 	svc, err := connect(ctx, cfg, logger, key)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -76,6 +78,7 @@ func (s *services) startAPI(generate func() string) (adminPassword string, stop 
 		Charts:     chartrepo.Checker{},
 		Temporal:   s.temporal,
 		TaskQueue:  s.cfg.taskQueue,
+		TemporalUI: s.cfg.temporalUINamespaceURL(),
 		Prometheus: s.cfg.prometheusURL,
 		Planner:    s.planner(),
 		Ready: map[string]func(context.Context) error{
@@ -154,4 +157,12 @@ func (s *services) planner() *placement.Planner {
 		Prometheus: s.cfg.prometheusURL,
 		Logger:     s.logger,
 	}
+}
+
+// temporalUINamespaceURL is the Temporal UI page of the namespace, or "".
+func (c *config) temporalUINamespaceURL() string {
+	if c.temporalUIURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(c.temporalUIURL, "/") + "/namespaces/" + url.PathEscape(c.temporalNamespace)
 }
