@@ -40,6 +40,8 @@ type enablerRequest struct {
 	Timeout   flexSeconds `json:"timeout" validate:"min=0,max=3600"`
 	// GlobalServiceTargets: nil means the default targets, empty none.
 	GlobalServiceTargets *[]string `json:"globalServiceTargets" validate:"omitempty,max=64,dive,min=1,max=253"`
+	// Failover re-places the enabler when its cluster is unreachable.
+	Failover *failoverRequest `json:"failover"`
 }
 
 var typeOfSeconds = reflect.TypeOf(0)
@@ -167,6 +169,7 @@ func (s *server) addEnabler(c *fiber.Ctx) error {
 		Name: spec.Name, HelmChart: spec.HelmChart, Version: spec.Version, Namespace: spec.Namespace,
 		Values: spec.Values, Auto: spec.auto, Policy: string(spec.Policy), Target: spec.Target,
 		TimeoutSeconds: spec.timeout, Status: store.StatusPending, GlobalTargets: req.GlobalServiceTargets,
+		Failover: req.Failover.stored(),
 	}
 	e.ID = uuid.NewString()
 	e.OperationID = workflows.WorkflowID(workflows.OpInstantiate, e.ID)

@@ -450,6 +450,8 @@ func TestOpenAPIRequestSchemasMatchTheStructs(t *testing.T) {
 		"PlacementRequest": reflect.TypeFor[placementRequest](),
 		"UpgradeRequest":   reflect.TypeFor[upgradeRequest](),
 		"RollbackRequest":  reflect.TypeFor[rollbackRequest](),
+		"CordonRequest":    reflect.TypeFor[cordonRequest](),
+		"FailoverRequest":  reflect.TypeFor[failoverRequest](),
 	} {
 		schema := componentSchema(t, doc, name)
 		if schema["additionalProperties"] != false {
@@ -534,6 +536,9 @@ func TestOpenAPIResponseSchemasMatchTheStructs(t *testing.T) {
 		"Candidate":        reflect.TypeFor[scheduler.Candidate](),
 		"Workload":         reflect.TypeFor[scheduler.Workload](),
 		"Traffic":          reflect.TypeFor[scheduler.Traffic](),
+		"ClusterHealth":    reflect.TypeFor[store.ClusterHealth](),
+		"Failover":         reflect.TypeFor[store.Failover](),
+		"Move":             reflect.TypeFor[scheduler.Move](),
 	} {
 		props, _ := schemaProperties(doc, componentSchema(t, doc, name))
 		var names []string

@@ -46,6 +46,8 @@ type Spec struct {
 	Policy    scheduler.Policy
 	// Target is a cluster id for a manual placement, empty for automatic.
 	Target string
+	// Exclude are clusters this placement must not choose, and why.
+	Exclude []scheduler.Exclusion
 }
 
 // Demand resolves the chart and renders it with the values; the demand is
@@ -208,7 +210,7 @@ func (p *Planner) decide(ctx context.Context, spec Spec, demand scheduler.Demand
 	if err != nil {
 		return scheduler.Decision{}, nil, err
 	}
-	states := p.gather(ctx, clusters, held, ignore, spec.Policy == scheduler.TrafficMost && spec.Target == "")
+	states := p.gatherExcluding(ctx, clusters, spec, held, ignore, spec.Policy == scheduler.TrafficMost && spec.Target == "")
 	decision := scheduler.Place(scheduler.Request{
 		Policy:        spec.Policy,
 		Demand:        demand,

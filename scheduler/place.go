@@ -29,6 +29,7 @@ type Decision struct {
 	Cluster    string      `json:"cluster,omitempty"`   // its name
 	Reason     string      `json:"reason"`              // why this choice, or why nothing fits
 	Nodes      []NodeShare `json:"nodes,omitempty"`     // what the placement puts on each node, by node name: the reservation to take
+	Move       *Move       `json:"move,omitempty"`      // set when a failover or a drain took this decision
 }
 
 // Candidate is one cluster's record through the pipeline.
