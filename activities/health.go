@@ -51,8 +51,8 @@ type Health struct {
 type Probe struct {
 	Cluster string // its name
 	State   string
-	Since  time.Time
-	Reason string
+	Since   time.Time
+	Reason  string
 	// Watched: the cluster hosts an enabler with failover enabled, or
 	// stale releases wait to be removed; otherwise probing stops.
 	Watched bool

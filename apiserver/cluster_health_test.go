@@ -7,8 +7,8 @@ import (
 
 func TestFailoverFieldsAreChecked(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"enablerName":"web","helmChart":"test/web","failover":{"enabled":true,"graceSeconds":-1}}`:   "failover.graceSeconds must be at least 0",
-		`{"enablerName":"web","helmChart":"test/web","failover":{"enabled":true,"graceSeconds":"x"}}`:  "field failover.graceSeconds must be a number",
+		`{"enablerName":"web","helmChart":"test/web","failover":{"enabled":true,"graceSeconds":-1}}`:    "failover.graceSeconds must be at least 0",
+		`{"enablerName":"web","helmChart":"test/web","failover":{"enabled":true,"graceSeconds":"x"}}`:   "field failover.graceSeconds must be a number",
 		`{"enablerName":"web","helmChart":"test/web","failover":{"enabled":true,"grace":5}}`:            `unknown field "grace"`,
 		`{"enablerName":"web","helmChart":"test/web","failover":{"enabled":true,"graceSeconds":90000}}`: "failover.graceSeconds must be at most 86400",
 	} {

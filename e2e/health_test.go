@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/smartorch/smartorch/testenv"
+)
+
+// probesOf reads smartorch_cluster_probes_total of a cluster from /metrics.
+func (o *orchestrator) probesOf(cluster string) string {
+	o.t.Helper()
+	resp, err := http.Get(o.url + "/metrics")
+	must(o.t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	must(o.t, err)
+	m := regexp.MustCompile(`smartorch_cluster_probes_total\{cluster="` + cluster + `"\} (\S+)`).FindSubmatch(data)
+	if m == nil {
+		o.t.Fatalf("no probe counter for %s in /metrics", cluster)
+	}
+	return string(m[1])
+}
+
+// Cordon keeps placements off a cluster and the preview says so; a
+// cluster with no failover enabler is never probed until checked.
+func TestCordonAndCheck(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{
+		Temporal: true, ChartRepo: true,
+		Clusters: []testenv.ClusterOptions{
+			{Name: "edge-1", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+			{Name: "edge-2", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "2", Memory: "4Gi"}}},
+		},
+	})
+	o := startOrchestrator(t, env)
+	for _, c := range env.Clusters {
+		if code, a := o.join(c, map[string]any{"cloud": false}, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
+			t.Fatalf("join %s: %d %+v", c.Name, code, a)
+		}
+	}
+	o.addTestRepo(env.ChartRepo.URL)
+	body := map[string]any{"enablerName": "web", "helmChart": "test/web", "auto": true, "placementPolicy": "worst-fit"}
+	var d struct {
+		Cluster    string
+		Candidates []struct{ Cluster, Reason string }
+	}
+	if code := o.call("POST", "/api/placement/preview", body, &d); code != 200 || d.Cluster != "edge-1" {
+		t.Fatalf("preview before the cordon: %d %+v", code, d)
+	}
+	if code := o.call("POST", "/api/k8sclusters/edge-1/cordon", map[string]any{"reason": "maintenance"}, nil); code != 200 {
+		t.Fatalf("cordon: %d", code)
+	}
+	if code := o.call("POST", "/api/placement/preview", body, &d); code != 200 || d.Cluster != "edge-2" {
+		t.Fatalf("preview after the cordon: %d %+v", code, d)
+	}
+	for _, c := range d.Candidates {
+		if c.Cluster == "edge-1" && !strings.Contains(c.Reason, "cordoned by the operator") && !strings.Contains(c.Reason, "maintenance") {
+			t.Errorf("edge-1's reason %q does not say it is cordoned", c.Reason)
+		}
+	}
+	if code := o.call("POST", "/api/k8sclusters/edge-1/uncordon", nil, nil); code != 200 {
+		t.Fatalf("uncordon: %d", code)
+	}
+	if code := o.call("POST", "/api/placement/preview", body, &d); code != 200 || d.Cluster != "edge-1" {
+		t.Fatalf("preview after the uncordon: %d %+v", code, d)
+	}
+
+	if got := o.probesOf("edge-2"); got != "0" {
+		t.Errorf("edge-2 hosts no failover enabler and was probed %s times", got)
+	}
+	var a struct {
+		Cluster struct {
+			Health *struct{ State string }
+		}
+	}
+	if code := o.call("POST", "/api/k8sclusters/edge-2/check?wait=1m", nil, &a); code != 202 || a.Cluster.Health == nil || a.Cluster.Health.State != "Ready" {
+		t.Fatalf("check: %d %+v", code, a)
+	}
+	if got := o.probesOf("edge-2"); got != "1" {
+		t.Errorf("edge-2 probed %s times after one check, want 1", got)
+	}
+}
