@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"time"
+
+	"github.com/smartorch/smartorch/activities"
 	"io"
 	"net/http"
 	"regexp"
@@ -81,5 +84,62 @@ func TestCordonAndCheck(t *testing.T) {
 	}
 	if got := o.probesOf("edge-2"); got != "1" {
 		t.Errorf("edge-2 probed %s times after one check, want 1", got)
+	}
+}
+
+// fastHealth are the e2e tests' health timings: seconds, not minutes.
+var fastHealth = activities.HealthSettings{Interval: time.Second, UnreachableAfter: 3 * time.Second, Grace: 4 * time.Second}
+
+// Stop edge-1's API server with two failover enablers and one without:
+// the two move to edge-2, the third is shown Degraded; edge-1 back, its
+// stale releases go and exactly one release per enabler is deployed.
+func TestFailover(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{
+		Temporal: true, ChartRepo: true,
+		Clusters: []testenv.ClusterOptions{
+			{Name: "edge-1", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+			{Name: "edge-2", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+		},
+	})
+	o := startOrchestrator(t, env)
+	for _, c := range env.Clusters {
+		if code, a := o.join(c, map[string]any{"cloud": false}, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
+			t.Fatalf("join %s: %d %+v", c.Name, code, a)
+		}
+	}
+	o.addTestRepo(env.ChartRepo.URL)
+	edge1, edge2 := env.Clusters[0], env.Clusters[1]
+	for name, failover := range map[string]any{"fo-1": map[string]any{"enabled": true}, "fo-2": map[string]any{"enabled": true, "graceSeconds": 2}, "plain": nil} {
+		body := map[string]any{"enablerName": name, "helmChart": "test/web", "vim": "edge-1"}
+		if failover != nil {
+			body["failover"] = failover
+		}
+		if e := o.instantiate(body); e.Status != "Enabled" {
+			t.Fatalf("%s: %+v", name, e)
+		}
+	}
+	must(t, edge1.StopAPIServer())
+	eventually(t, time.Minute, "edge-1 Unreachable", func() bool {
+		var c struct{ Health *struct{ State string } }
+		o.call("GET", "/api/k8sclusters/edge-1", nil, &c)
+		return c.Health != nil && c.Health.State == "Unreachable"
+	})
+	eventually(t, 2*time.Minute, "both failover enablers Enabled on edge-2", func() bool {
+		return o.enabler("fo-1").Cluster == "edge-2" && o.enabler("fo-1").Status == "Enabled" && o.enabler("fo-2").Cluster == "edge-2" && o.enabler("fo-2").Status == "Enabled"
+	})
+	if e := o.enabler("plain"); e.Cluster != "edge-1" || e.Status != "Degraded" {
+		t.Errorf("plain: on %s, %s, want left on edge-1, Degraded", e.Cluster, e.Status)
+	}
+	must(t, edge1.StartAPIServer())
+	eventually(t, 2*time.Minute, "the stale releases on edge-1 uninstalled", func() bool {
+		return helmReleases(t, edge1, "fo-1") == 0 && helmReleases(t, edge1, "fo-2") == 0
+	})
+	for name, c := range map[string]*testenv.Cluster{"fo-1": edge2, "fo-2": edge2, "plain": edge1} {
+		if n := helmReleases(t, c, name); n != 1 {
+			t.Errorf("%s: %d releases on %s, want 1", name, n, c.Name)
+		}
+	}
+	if n := helmReleases(t, edge2, "plain"); n != 0 {
+		t.Errorf("plain moved: %d releases on edge-2", n)
 	}
 }
