@@ -143,3 +143,46 @@ func TestFailover(t *testing.T) {
 		t.Errorf("plain moved: %d releases on edge-2", n)
 	}
 }
+
+// The API server back inside the grace: nothing moves.
+func TestReturnInsideTheGrace(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{
+		Temporal: true, ChartRepo: true,
+		Clusters: []testenv.ClusterOptions{
+			{Name: "edge-1", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+			{Name: "edge-2", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+		},
+	})
+	o := startOrchestrator(t, env)
+	for _, c := range env.Clusters {
+		if code, a := o.join(c, map[string]any{"cloud": false}, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
+			t.Fatalf("join %s: %d %+v", c.Name, code, a)
+		}
+	}
+	o.addTestRepo(env.ChartRepo.URL)
+	edge1 := env.Clusters[0]
+	if e := o.instantiate(map[string]any{"enablerName": "fo", "helmChart": "test/web", "vim": "edge-1", "failover": map[string]any{"enabled": true, "graceSeconds": 120}}); e.Status != "Enabled" {
+		t.Fatalf("fo: %+v", e)
+	}
+	health := func() string {
+		var c struct{ Health *struct{ State string } }
+		o.call("GET", "/api/k8sclusters/edge-1", nil, &c)
+		if c.Health == nil {
+			return ""
+		}
+		return c.Health.State
+	}
+	must(t, edge1.StopAPIServer())
+	eventually(t, time.Minute, "edge-1 Unreachable", func() bool { return health() == "Unreachable" })
+	must(t, edge1.StartAPIServer())
+	eventually(t, time.Minute, "edge-1 Ready", func() bool { return health() == "Ready" })
+	if e := o.enabler("fo"); e.Cluster != "edge-1" || e.Status != "Enabled" {
+		t.Errorf("fo: on %s, %s, want Enabled on edge-1", e.Cluster, e.Status)
+	}
+	if n := helmReleases(t, edge1, "fo"); n != 1 {
+		t.Errorf("%d releases of fo on edge-1, want 1", n)
+	}
+	if n := helmReleases(t, env.Clusters[1], "fo"); n != 0 {
+		t.Errorf("fo moved: %d releases on edge-2", n)
+	}
+}
