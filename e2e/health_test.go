@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -184,5 +185,47 @@ func TestReturnInsideTheGrace(t *testing.T) {
 	}
 	if n := helmReleases(t, env.Clusters[1], "fo"); n != 0 {
 		t.Errorf("fo moved: %d releases on edge-2", n)
+	}
+}
+
+// Drain moves every enabler, the new release ready before the old goes.
+func TestDrain(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{
+		Temporal: true, ChartRepo: true,
+		Clusters: []testenv.ClusterOptions{
+			{Name: "edge-1", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+			{Name: "edge-2", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+		},
+	})
+	o := startOrchestrator(t, env)
+	for _, c := range env.Clusters {
+		if code, a := o.join(c, map[string]any{"cloud": false}, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
+			t.Fatalf("join %s: %d %+v", c.Name, code, a)
+		}
+	}
+	o.addTestRepo(env.ChartRepo.URL)
+	for _, name := range []string{"a", "b"} {
+		if e := o.instantiate(map[string]any{"enablerName": name, "helmChart": "test/web", "vim": "edge-1"}); e.Status != "Enabled" {
+			t.Fatalf("%s: %+v", name, e)
+		}
+	}
+	var r struct {
+		Enablers []struct{ Enabler, OperationID, Skipped string }
+	}
+	if code := o.call("POST", "/api/k8sclusters/edge-1/drain?wait=3m", nil, &r); code != 202 || len(r.Enablers) != 2 {
+		t.Fatalf("drain: %d %+v", code, r)
+	}
+	for _, d := range r.Enablers {
+		if e := o.enabler(d.Enabler); e.Cluster != "edge-2" || e.Status != "Enabled" {
+			t.Errorf("%s: on %s, %s, want Enabled on edge-2", d.Enabler, e.Cluster, e.Status)
+		}
+		done := o.operation(d.OperationID).Done
+		ready, removed := slices.Index(done, "wait until the release is ready"), slices.Index(done, "uninstall the old release on edge-1")
+		if ready < 0 || removed < ready {
+			t.Errorf("%s: steps %v: the old release did not go after the new one was ready", d.Enabler, done)
+		}
+		if helmReleases(t, env.Clusters[0], d.Enabler) != 0 || helmReleases(t, env.Clusters[1], d.Enabler) != 1 {
+			t.Errorf("%s: releases not moved", d.Enabler)
+		}
 	}
 }
