@@ -229,3 +229,45 @@ func TestDrain(t *testing.T) {
 		}
 	}
 }
+
+// A worker SIGKILLed during a failover: a new one completes it, once.
+func TestFailoverSurvivesWorkerKill(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{
+		Temporal: true, ChartRepo: true,
+		Clusters: []testenv.ClusterOptions{
+			{Name: "edge-1", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+			{Name: "edge-2", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+		},
+	})
+	o := start(t, env, false)
+	first := o.startWorkerProcess()
+	for _, c := range env.Clusters {
+		if code, a := o.join(c, map[string]any{"cloud": false}, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
+			t.Fatalf("join %s: %d %+v", c.Name, code, a)
+		}
+	}
+	o.addTestRepo(env.ChartRepo.URL)
+	e := o.instantiate(map[string]any{"enablerName": "fo", "helmChart": "test/web", "vim": "edge-1", "failover": map[string]any{"enabled": true, "graceSeconds": 0}})
+	if e.Status != "Enabled" {
+		t.Fatalf("fo: %+v", e)
+	}
+	opID := "enabler-failover-" + e.ID
+	must(t, env.Clusters[0].StopAPIServer())
+	eventually(t, time.Minute, "the failover to start", func() bool { return o.workflowRuns(opID) == 1 })
+	must(t, first.Process.Kill())
+	_ = first.Wait()
+	o.startWorkerProcess()
+	eventually(t, 3*time.Minute, "fo Enabled on edge-2", func() bool {
+		e := o.enabler("fo")
+		return e.Cluster == "edge-2" && e.Status == "Enabled"
+	})
+	if n := o.workflowRuns(opID); n != 1 {
+		t.Errorf("%d runs of %s, want 1", n, opID)
+	}
+	if op := o.operation(opID); op.State != "Completed" {
+		t.Errorf("failover %+v, want Completed", op)
+	}
+	if n := helmReleases(t, env.Clusters[1], "fo"); n != 1 {
+		t.Errorf("%d releases of fo on edge-2, want 1", n)
+	}
+}
