@@ -148,6 +148,13 @@ func (a *Enablers) syncMirrors(ctx context.Context, e *store.Enabler, services [
 		if slices.Contains(targets, name) {
 			want = services
 		}
+		if c.Health != nil && c.Health.State == store.HealthUnreachable {
+			// A dead cluster does not hold the others up: it is synced when it answers again.
+			for i := range want {
+				mirrors[i] = append(mirrors[i], store.Mirror{Cluster: name, State: store.MirrorFailed, Reason: "cluster is Unreachable: mirrored when it answers again"})
+			}
+			continue
+		}
 		states, err := a.mirrorInto(ctx, c, e, want, revision)
 		if err != nil {
 			failed = append(failed, fmt.Errorf("cluster %s: %w", name, err))

@@ -171,6 +171,8 @@ type upgradeRequest struct {
 	// ReuseValues merges additionalParams over the current values, as
 	// helm upgrade --reuse-values does; otherwise they replace them.
 	ReuseValues bool `json:"reuseValues"`
+	// Failover, when given, replaces the enabler's failover settings.
+	Failover *failoverRequest `json:"failover"`
 }
 
 func (s *server) upgradeEnabler(c *fiber.Ctx) error {
@@ -194,9 +196,15 @@ func (s *server) upgradeEnabler(c *fiber.Ctx) error {
 			if req.Version != "" {
 				e.Version = req.Version
 			}
+			if req.Failover != nil {
+				e.Failover = req.Failover.stored()
+			}
 		},
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.watchHealth(c, e); err != nil {
 		return err
 	}
 	return s.acceptedEnabler(c, opID, e)

@@ -41,6 +41,8 @@ type enablerRequest struct {
 	// GlobalServiceTargets: nil means the default targets, empty none.
 	GlobalServiceTargets *[]string `json:"globalServiceTargets" validate:"omitempty,max=64,dive,min=1,max=253"`
 	placementOptions
+	// Failover re-places the enabler when its cluster is unreachable.
+	Failover *failoverRequest `json:"failover"`
 }
 
 var typeOfSeconds = reflect.TypeOf(0)
@@ -173,6 +175,7 @@ func (s *server) addEnabler(c *fiber.Ctx) error {
 		TimeoutSeconds: spec.timeout, Status: store.StatusPending, GlobalTargets: req.GlobalServiceTargets,
 		ClusterSelector: spec.Constraints.ClusterSelector, AvoidClusters: spec.Constraints.AvoidClusters,
 		Forecast: (*bool)(req.Forecast), ForecastHorizon: req.ForecastHorizon,
+		Failover: req.Failover.stored(),
 	}
 	e.ID = uuid.NewString()
 	e.OperationID = workflows.WorkflowID(workflows.OpInstantiate, e.ID)

@@ -453,6 +453,8 @@ func TestOpenAPIRequestSchemasMatchTheStructs(t *testing.T) {
 		"ClusterPatch":     reflect.TypeFor[clusterPatch](),
 		"V4EnablerRequest": reflect.TypeFor[v4EnablerRequest](),
 		"V4UpgradeRequest": reflect.TypeFor[v4UpgradeRequest](),
+		"CordonRequest":    reflect.TypeFor[cordonRequest](),
+		"FailoverRequest":  reflect.TypeFor[failoverRequest](),
 	} {
 		schema := componentSchema(t, doc, name)
 		if schema["additionalProperties"] != false {
@@ -539,6 +541,9 @@ func TestOpenAPIResponseSchemasMatchTheStructs(t *testing.T) {
 		"Traffic":          reflect.TypeFor[scheduler.Traffic](),
 		"Forecast":         reflect.TypeFor[scheduler.Forecast](),
 		"Constraints":      reflect.TypeFor[scheduler.Constraints](),
+		"ClusterHealth":    reflect.TypeFor[store.ClusterHealth](),
+		"Failover":         reflect.TypeFor[store.Failover](),
+		"Move":             reflect.TypeFor[scheduler.Move](),
 	} {
 		props, _ := schemaProperties(doc, componentSchema(t, doc, name))
 		var names []string

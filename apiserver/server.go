@@ -82,6 +82,7 @@ func New(cfg Config) *fiber.App {
 		DisableStartupMessage: true,
 	})
 	metrics := newMetrics()
+	metrics.registry.MustRegister(newProbeCollector(cfg.Store))
 	app.Use(requestid.New(), metrics.middleware, logRequests(cfg.Logger), recover.New())
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
@@ -106,6 +107,10 @@ func New(cfg Config) *fiber.App {
 	api.Get("/k8sclusters/:id", s.getCluster)
 	api.Delete("/k8sclusters/:id", s.removeCluster)
 	api.Patch("/k8sclusters/:id", s.patchCluster)
+	api.Post("/k8sclusters/:id/check", s.checkCluster)
+	api.Post("/k8sclusters/:id/cordon", s.cordonCluster)
+	api.Post("/k8sclusters/:id/uncordon", s.uncordonCluster)
+	api.Post("/k8sclusters/:id/drain", s.drainCluster)
 
 	api.Get("/enabler/instanced", s.listEnablers)
 	api.Post("/enabler", s.addEnabler)

@@ -5,15 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,7 +30,7 @@ func TestCLILifecycle(t *testing.T) {
 			{Name: "edge-1", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "4", Memory: "8Gi", PodCIDR: "10.218.0.0/24"}}},
 		},
 	})
-	s := startDev(t)
+	s := startCLI(t, env)
 	cloud, edge := env.Clusters[0], env.Clusters[1]
 
 	t.Run("login", func(t *testing.T) {
@@ -205,76 +201,11 @@ type devSession struct {
 	configHome string
 }
 
-// startDev builds bin/smartorch and runs `smartorch dev` on free ports
-// with its data in a temporary directory, as cmd/demo does.
-func startDev(t *testing.T) *devSession {
+// startCLI runs `smartorch dev` and gives the CLI its own config directory.
+func startCLI(t *testing.T, env *testenv.Env) *devSession {
 	t.Helper()
-	dir := t.TempDir()
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-	must(t, err)
-	bin := filepath.Join(dir, "smartorch")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/smartorch")
-	build.Dir = strings.TrimSpace(string(root))
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/smartorch: %v\n%s", err, out)
-	}
-	s := &devSession{t: t, bin: bin, password: "cli-e2e-password", configHome: filepath.Join(dir, "config")}
-	apiPort, temporalPort, uiPort := freePort(t), freePort(t), freePort(t)
-	s.url = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
-	logs := &syncBuffer{}
-	dev := exec.Command(bin, "dev")
-	dev.Env = append(os.Environ(),
-		"SMARTORCH_DATA_DIR="+filepath.Join(dir, "data"),
-		"SMARTORCH_CACHE_DIR="+filepath.Join(dir, "cache"),
-		fmt.Sprintf("SMARTORCH_LISTEN=127.0.0.1:%d", apiPort),
-		fmt.Sprintf("SMARTORCH_TEMPORAL_PORT=%d", temporalPort),
-		fmt.Sprintf("SMARTORCH_TEMPORAL_UI_PORT=%d", uiPort),
-		"SMARTORCH_ADMIN_PASSWORD="+s.password,
-		"SMARTORCH_PROMETHEUS_URL=",
-	)
-	dev.Stdout, dev.Stderr = logs, logs
-	dev.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	must(t, dev.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- dev.Wait() }()
-	t.Cleanup(func() {
-		_ = dev.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = dev.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("smartorch dev log:\n%s", logs.String())
-		}
-	})
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		resp, err := http.Get(s.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("smartorch dev exited (%v) before it was ready:\n%s", err, logs.String())
-		case <-time.After(250 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("smartorch dev is not ready after 3 minutes:\n%s", logs.String())
-		}
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	d := startDev(t, env)
+	return &devSession{t: t, bin: d.bin, url: d.url, password: adminPassword, configHome: filepath.Join(t.TempDir(), "config")}
 }
 
 // cliResult is one run of the CLI.

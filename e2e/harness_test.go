@@ -81,7 +81,7 @@ func start(t testing.TB, env *testenv.Env, inProcessWorker bool) *orchestrator {
 	cacheDir := t.TempDir()
 	planner := newPlanner(st, cacheDir, prometheus)
 	if inProcessWorker {
-		w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir, Planner: planner, Logger: logger})
+		w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir, Planner: planner, Health: fastHealth, Logger: logger})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +282,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	w := worker.New(tc, worker.Options{TaskQueue: os.Getenv("E2E_TASK_QUEUE"), Store: st, MetricsDir: os.Getenv("E2E_METRICS_DIR"),
-		Planner: newPlanner(st, os.Getenv("E2E_CACHE_DIR"), os.Getenv("E2E_PROMETHEUS"))})
+		Planner: newPlanner(st, os.Getenv("E2E_CACHE_DIR"), os.Getenv("E2E_PROMETHEUS")), Health: fastHealth})
 	if err := w.Run(sdkworker.InterruptCh()); err != nil {
 		panic(err)
 	}

@@ -52,6 +52,8 @@ type Spec struct {
 	LiveOnly bool
 	// Horizon is how far ahead forecasts look; 0: usage.DefaultHorizon.
 	Horizon time.Duration
+	// Exclude are clusters this placement must not choose, and why.
+	Exclude []scheduler.Exclusion
 }
 
 // Demand resolves the chart and renders it with the values; the demand is
@@ -214,7 +216,7 @@ func (p *Planner) decide(ctx context.Context, spec Spec, demand scheduler.Demand
 	if err != nil {
 		return scheduler.Decision{}, nil, err
 	}
-	states := p.gather(ctx, clusters, held, ignore, spec.Policy == scheduler.TrafficMost && spec.Target == "", spec.horizon())
+	states := p.gatherExcluding(ctx, clusters, spec, held, ignore, spec.Policy == scheduler.TrafficMost && spec.Target == "")
 	decision := scheduler.Place(scheduler.Request{
 		Policy:        spec.Policy,
 		Demand:        demand,

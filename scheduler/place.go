@@ -36,6 +36,7 @@ type Decision struct {
 	Constraints *Constraints `json:"constraints,omitempty"` // the operator's rules applied
 	Horizon     string       `json:"horizon,omitempty"`     // how far ahead the forecasts look
 	Forecast    string       `json:"forecast,omitempty"`    // how the policy used the forecasts, or why it fell back to live values
+	Move        *Move        `json:"move,omitempty"`        // set when a failover or a drain took this decision
 }
 
 // Candidate is one cluster's record through the pipeline.

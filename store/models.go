@@ -93,6 +93,13 @@ type Cluster struct {
 	Mesh           *Mesh    `bson:"mesh,omitempty" json:"mesh,omitempty"`
 	// Labels are the operator's, matched by an enabler's clusterSelector.
 	Labels map[string]string `bson:"labels,omitempty" json:"labels,omitempty"`
+	// Health is what the last probe of the cluster health workflow found.
+	Health *ClusterHealth `bson:"health,omitempty" json:"health,omitempty"`
+	// Cordon, when set, keeps new placements off the cluster.
+	Cordon *Cordon `bson:"cordon,omitempty" json:"cordon,omitempty"`
+	// Stale are releases left on the cluster by enablers that moved away
+	// while it was unreachable: uninstalled when it answers again.
+	Stale []StaleRelease `bson:"stale,omitempty" json:"staleReleases,omitempty"`
 	// Credentials (the kubeconfig) are plaintext in memory only.
 	Credentials       []byte `bson:"-" json:"-"`
 	SealedCredentials []byte `bson:"credentials,omitempty" json:"-"`
@@ -104,6 +111,40 @@ type Mesh struct {
 	// cluster is removed.
 	ID    int      `bson:"id" json:"id"`
 	Peers []string `bson:"peers,omitempty" json:"peers,omitempty"`
+}
+
+// Cluster health states.
+const (
+	HealthReady       = "Ready"
+	HealthUnreachable = "Unreachable"
+	HealthDegraded    = "Degraded"
+)
+
+// ClusterHealth is a cluster's health as its probes saw it.
+type ClusterHealth struct {
+	State string `bson:"state" json:"state"`
+	// Since is when the state began; for Unreachable, the first probe that failed.
+	Since     time.Time `bson:"since" json:"since"`
+	LastProbe time.Time `bson:"lastProbe" json:"lastProbe"`
+	Reason    string    `bson:"reason,omitempty" json:"reason,omitempty"`
+	// FailingSince is the first of the probes failing now, before they
+	// have failed long enough to make the cluster Unreachable.
+	FailingSince *time.Time `bson:"failingSince,omitempty" json:"failingSince,omitempty"`
+	// Probes counts the probes of the cluster.
+	Probes int64 `bson:"probes" json:"probes"`
+}
+
+// Cordon is an operator's order to place nothing new on a cluster.
+type Cordon struct {
+	Reason string    `bson:"reason,omitempty" json:"reason,omitempty"`
+	Since  time.Time `bson:"since" json:"since"`
+}
+
+// StaleRelease is an enabler's release left behind on a cluster.
+type StaleRelease struct {
+	EnablerID string `bson:"enablerId" json:"enablerId"`
+	Name      string `bson:"name" json:"name"`
+	Namespace string `bson:"namespace" json:"namespace"`
 }
 
 func (c *Cluster) seal(ci *Cipher) error {
@@ -128,6 +169,8 @@ const (
 	StatusRollingBack = "RollingBack"
 	StatusMissing     = "Missing"
 	StatusDegraded    = "Degraded"
+	// StatusMoving lasts while a failover or a drain re-places the enabler.
+	StatusMoving = "Moving"
 )
 
 // Enabler is a Helm release managed by the orchestrator.
@@ -179,7 +222,21 @@ type Enabler struct {
 	AvoidClusters   []string `bson:"avoidClusters,omitempty" json:"avoidClusters,omitempty"`
 	Forecast        *bool    `bson:"forecast,omitempty" json:"forecast,omitempty"`
 	ForecastHorizon string   `bson:"forecastHorizon,omitempty" json:"forecastHorizon,omitempty"`
+	// Failover, when enabled, re-places the enabler after its cluster has
+	// been unreachable for the grace.
+	Failover *Failover `bson:"failover,omitempty" json:"failover,omitempty"`
 }
+
+// Failover is an enabler's opt-in to be re-placed off a dead cluster.
+type Failover struct {
+	Enabled bool `bson:"enabled" json:"enabled"`
+	// GraceSeconds is how long its cluster may be unreachable first; nil
+	// is the worker's default (SMARTORCH_FAILOVER_GRACE).
+	GraceSeconds *int `bson:"graceSeconds,omitempty" json:"graceSeconds,omitempty"`
+}
+
+// FailsOver reports whether the enabler has failover enabled.
+func (e *Enabler) FailsOver() bool { return e.Failover != nil && e.Failover.Enabled }
 
 // GlobalService is a Service of an enabler's release marked global, and
 // where it is mirrored.

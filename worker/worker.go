@@ -22,7 +22,9 @@ type Options struct {
 	MetricsDir string
 	// Planner places enablers.
 	Planner *placement.Planner
-	Logger  *slog.Logger
+	// Health are the cluster health timings; zero fields take the defaults.
+	Health activities.HealthSettings
+	Logger *slog.Logger
 }
 
 // New returns a worker with every workflow and activity registered.
@@ -36,5 +38,20 @@ func New(c client.Client, opts Options) worker.Worker {
 	workflows.Register(w)
 	w.RegisterActivity(&activities.Clusters{Store: opts.Store, MetricsDir: opts.MetricsDir})
 	w.RegisterActivity(&activities.Enablers{Store: opts.Store, Planner: opts.Planner, Logger: logger})
+	w.RegisterActivity(&activities.Health{Store: opts.Store, Temporal: c, TaskQueue: opts.TaskQueue, Settings: healthSettings(opts.Health), Logger: logger})
 	return w
+}
+
+func healthSettings(s activities.HealthSettings) activities.HealthSettings {
+	d := activities.DefaultHealthSettings
+	if s.Interval > 0 {
+		d.Interval = s.Interval
+	}
+	if s.UnreachableAfter > 0 {
+		d.UnreachableAfter = s.UnreachableAfter
+	}
+	if s.Grace > 0 {
+		d.Grace = s.Grace
+	}
+	return d
 }

@@ -53,5 +53,11 @@ func instantiateEnabler(op *operation, id string) error {
 			return err
 		}
 	}
-	return op.do("enable the enabler", storeCall, nil, enablers.SetEnablerStatus, id, store.StatusEnabled, "")
+	if err := op.do("enable the enabler", storeCall, nil, enablers.SetEnablerStatus, id, store.StatusEnabled, ""); err != nil {
+		return err
+	}
+	if op.since(changeClusterHealth) {
+		watchHealth(op, id)
+	}
+	return nil
 }

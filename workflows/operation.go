@@ -73,6 +73,9 @@ type step struct {
 	opts workflow.ActivityOptions
 	fn   any
 	args []any
+	// retryEvery, when set, retries a step waiting for the operator by
+	// itself after that long (what it waits for may come on its own).
+	retryEvery time.Duration
 }
 
 func newOperation(ctx workflow.Context) (*operation, error) {
@@ -94,6 +97,12 @@ func (op *operation) do(name string, opts workflow.ActivityOptions, result any, 
 	return op.run(op.ctx, step{name: name, opts: opts, fn: fn, args: args}, result)
 }
 
+// doRetrying is do for a step that, once its retries are used up, is also
+// tried again every so often without the operator.
+func (op *operation) doRetrying(name string, every time.Duration, opts workflow.ActivityOptions, result any, fn any, args ...any) error {
+	return op.run(op.ctx, step{name: name, opts: opts, fn: fn, args: args, retryEvery: every}, result)
+}
+
 // since reports whether this run takes the steps added by change: runs
 // that started before the change replay their recorded history unchanged.
 func (op *operation) since(change string) bool {
@@ -105,6 +114,9 @@ const (
 	// Global services are mirrored, and their mirrors removed, by the
 	// workflows that change enablers and clusters.
 	changeGlobalServices = "global-services"
+	// An instantiated enabler with failover enabled has its cluster's
+	// health watched.
+	changeClusterHealth = "cluster-health"
 )
 
 // undo registers a compensation to run if the operation later fails.
@@ -126,14 +138,16 @@ func (op *operation) run(ctx workflow.Context, s step, result any) error {
 		if permanent(err) {
 			return fmt.Errorf("%s: %s", s.name, message(err))
 		}
-		if !op.waitForOperator(ctx, s.name, err) {
+		if !op.waitForOperator(ctx, s, err) {
 			return fmt.Errorf("%s: %w after: %s", s.name, ErrAborted, message(err))
 		}
 	}
 }
 
-// waitForOperator blocks until a retry (true) or abort (false) signal.
-func (op *operation) waitForOperator(ctx workflow.Context, stepName string, err error) bool {
+// waitForOperator blocks until a retry (true) or abort (false) signal, or
+// until the step's retryEvery has passed (true).
+func (op *operation) waitForOperator(ctx workflow.Context, s step, err error) bool {
+	stepName := s.name
 	prev := op.status.State
 	op.status.State = StateWaiting
 	op.status.Waiting = &WaitInfo{
@@ -147,6 +161,11 @@ func (op *operation) waitForOperator(ctx workflow.Context, stepName string, err 
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(op.signals, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); retry = true })
 	sel.AddReceive(op.abort, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	if s.retryEvery > 0 {
+		timerCtx, cancel := workflow.WithCancel(ctx)
+		defer cancel()
+		sel.AddFuture(workflow.NewTimer(timerCtx, s.retryEvery), func(workflow.Future) { retry = true })
+	}
 	sel.Select(ctx)
 	workflow.GetLogger(ctx).Info("operator decision", "step", stepName, "retry", retry)
 	return retry

@@ -70,6 +70,18 @@ var (
 	}
 )
 
+// probeCall probes a cluster (bounded by its own timeout inside) or starts
+// a workflow: retried briefly, the next probe is the real retry.
+var probeCall = workflow.ActivityOptions{
+	StartToCloseTimeout: time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Second,
+		MaximumAttempts:    3,
+	},
+}
+
 // WorkflowID names the workflow of an operation on a resource, so a
 // repeated request finds the running one instead of starting another.
 func WorkflowID(operation, resourceID string) string { return operation + "-" + resourceID }
@@ -84,4 +96,7 @@ const (
 	OpVolumes       = "enabler-volumes"
 	OpUpgrade       = "enabler-upgrade"
 	OpRollback      = "enabler-rollback"
+	OpFailover      = "enabler-failover"
+	OpDrain         = "enabler-drain"
+	OpClusterHealth = "cluster-health"
 )

@@ -10,4 +10,6 @@ func Register(r interface{ RegisterWorkflow(any) }) {
 	r.RegisterWorkflow(CleanupVolumes)
 	r.RegisterWorkflow(UpgradeEnabler)
 	r.RegisterWorkflow(RollbackEnabler)
+	r.RegisterWorkflow(ClusterHealth)
+	r.RegisterWorkflow(FailoverEnabler)
 }

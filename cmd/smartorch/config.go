@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/smartorch/smartorch/activities"
 	"github.com/smartorch/smartorch/store"
 )
 
@@ -30,6 +31,7 @@ type config struct {
 	prometheusURL     string
 	cacheDir          string
 	tokenTTL          time.Duration
+	health            activities.HealthSettings
 	logFormat         string
 	logLevel          string
 	secretKey         string
@@ -73,6 +75,10 @@ func parseConfig(cmd string, args []string) (*config, error) {
 	str(&c.logFormat, "log-format", "SMARTORCH_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "SMARTORCH_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", envDuration("SMARTORCH_TOKEN_TTL", 12*time.Hour), "how long login tokens last (env SMARTORCH_TOKEN_TTL)")
+	d := activities.DefaultHealthSettings
+	fs.DurationVar(&c.health.Interval, "health-interval", envDuration("SMARTORCH_HEALTH_INTERVAL", d.Interval), "time between probes of a cluster hosting an enabler with failover (env SMARTORCH_HEALTH_INTERVAL)")
+	fs.DurationVar(&c.health.UnreachableAfter, "health-unreachable-after", envDuration("SMARTORCH_HEALTH_UNREACHABLE_AFTER", d.UnreachableAfter), "how long probes fail before a cluster is Unreachable (env SMARTORCH_HEALTH_UNREACHABLE_AFTER)")
+	fs.DurationVar(&c.health.Grace, "failover-grace", envDuration("SMARTORCH_FAILOVER_GRACE", d.Grace), "how long a cluster is Unreachable before its enablers fail over, unless they set graceSeconds (env SMARTORCH_FAILOVER_GRACE)")
 	if cmd == "dev" {
 		str(&c.dataDir, "data-dir", "SMARTORCH_DATA_DIR", "./data", "directory for the embedded stores and the generated secret key")
 		num(&c.temporalPort, "temporal-port", "SMARTORCH_TEMPORAL_PORT", 7233, "embedded Temporal frontend port")

@@ -109,6 +109,7 @@ func (s *services) startWorker() (stop func(), err error) {
 		Store:      s.store,
 		MetricsDir: s.cfg.metricsDir,
 		Planner:    s.planner(),
+		Health:     s.cfg.health,
 		Logger:     s.logger,
 	})
 	if err := w.Start(); err != nil {
