@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -254,7 +255,11 @@ func (a *Clusters) RegisterMetrics(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomically(filepath.Join(a.MetricsDir, c.Name+".json"), data)
+	// Through a temporary file: Prometheus reads the whole file or none.
+	if err := os.MkdirAll(a.MetricsDir, 0o755); err != nil {
+		return err
+	}
+	return renameio.WriteFile(filepath.Join(a.MetricsDir, c.Name+".json"), data, 0o644, renameio.WithTempDir(a.MetricsDir))
 }
 
 // UnregisterMetrics removes the cluster's file_sd file.
@@ -271,29 +276,6 @@ func (a *Clusters) UnregisterMetrics(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
-}
-
-func writeAtomically(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // SetStatus records the cluster's status and the reason for it.

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/placement"
 	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/scheduler"
@@ -48,7 +49,7 @@ func (a *Enablers) update(ctx context.Context, id string, change func(*store.Ena
 // chartError makes the caller's mistakes (no such chart or version, values
 // the chart refuses) permanent; anything else is worth retrying.
 func chartError(err error) error {
-	if errors.Is(err, release.ErrChartNotFound) || errors.Is(err, release.ErrInvalidValues) {
+	if errors.Is(err, chartrepo.ErrChartNotFound) || errors.Is(err, release.ErrInvalidValues) {
 		return permanentError("%v", err)
 	}
 	return err

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/placement"
 	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/scheduler"
@@ -99,7 +100,7 @@ type enablerSpec struct {
 // check validates what decode cannot: the chart reference, its repository,
 // the choice between vim and auto, the policy and the target cluster.
 func (s *server) check(c *fiber.Ctx, req *enablerRequest) (*enablerSpec, error) {
-	repoName, _, oci, err := release.ParseRef(req.HelmChart)
+	repoName, _, oci, err := chartrepo.ParseRef(req.HelmChart)
 	if err != nil {
 		return nil, apiError(fiber.StatusBadRequest, "helmChart: %v", err)
 	}
@@ -199,7 +200,7 @@ func (s *server) preview(c *fiber.Ctx) error {
 	defer cancel()
 	demand, _, err := s.Planner.Demand(cx, spec.Spec)
 	switch {
-	case errors.Is(err, release.ErrChartNotFound), errors.Is(err, release.ErrInvalidValues):
+	case errors.Is(err, chartrepo.ErrChartNotFound), errors.Is(err, release.ErrInvalidValues):
 		return apiError(fiber.StatusUnprocessableEntity, "%v", err)
 	case err != nil:
 		return apiError(fiber.StatusBadGateway, "cannot fetch chart %s: %v", spec.HelmChart, err)

@@ -57,7 +57,7 @@ func (s *server) addRepo(c *fiber.Ctx) error {
 	if req.Auth != nil {
 		repo.Username, repo.Password = req.Auth.Username, req.Auth.Password
 	}
-	charts, err := s.Charts.Charts(chartrepo.Source{URL: repo.URL, Username: repo.Username, Password: repo.Password})
+	charts, err := s.Charts.Charts(cx, chartrepo.Repository{Name: repo.Name, URL: repo.URL, Username: repo.Username, Password: repo.Password})
 	if errors.Is(err, chartrepo.ErrUnusable) {
 		return apiError(fiber.StatusUnprocessableEntity, "%v", err)
 	}
@@ -104,7 +104,9 @@ func (s *server) repoCharts(c *fiber.Ctx) error {
 	}
 	charts, ok := s.charts.get(repo)
 	if !ok {
-		charts, err = s.Charts.Charts(chartrepo.Source{URL: repo.URL, Username: repo.Username, Password: repo.Password})
+		cx, cancel := ctx(c)
+		defer cancel()
+		charts, err = s.Charts.Charts(cx, chartrepo.Repository{Name: repo.Name, URL: repo.URL, Username: repo.Username, Password: repo.Password})
 		if errors.Is(err, chartrepo.ErrUnusable) {
 			// The repository worked when it was added; it is the upstream that fails now.
 			return apiError(fiber.StatusBadGateway, "%v", err)
