@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"github.com/google/renameio/v2"
-	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -44,12 +43,6 @@ type ClusterInfo struct {
 	Cloud bool
 }
 
-// permanentError fails the workflow step without retries: the cause is in
-// the request or in another cluster, and retrying cannot fix it.
-func permanentError(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), "Conflict", nil)
-}
-
 func (a *Clusters) load(ctx context.Context, id string) (*store.Cluster, kubernetes.Interface, error) {
 	c, err := a.Store.Clusters.Get(ctx, id)
 	if err != nil {
@@ -57,7 +50,7 @@ func (a *Clusters) load(ctx context.Context, id string) (*store.Cluster, kuberne
 	}
 	client, _, err := kubeconfig.Client(c.Credentials)
 	if err != nil {
-		return nil, nil, permanentError("cluster %s: credentials: %v", c.Name, err)
+		return nil, nil, permanentError(ErrorInvalid, "cluster %s: credentials: %v", c.Name, err)
 	}
 	return c, client, nil
 }
@@ -195,10 +188,10 @@ func (a *Clusters) CheckPodCIDRs(ctx context.Context, id string) error {
 	for _, cidr := range c.PodCIDRs {
 		_, mine, err := net.ParseCIDR(cidr)
 		if err != nil {
-			return permanentError("cluster %s: pod CIDR %q is not a CIDR", c.Name, cidr)
+			return permanentError(ErrorInvalid, "cluster %s: pod CIDR %q is not a CIDR", c.Name, cidr)
 		}
 		if !c.Cloud && overlap(mine, reserved) {
-			return permanentError("cluster %s: pod CIDR %s overlaps %s, reserved for the cloud cluster", c.Name, cidr, ReservedPodCIDR)
+			return permanentError(ErrorConflict, "cluster %s: pod CIDR %s overlaps %s, reserved for the cloud cluster", c.Name, cidr, ReservedPodCIDR)
 		}
 		for _, o := range others {
 			if o.Status == store.StatusError {
@@ -206,7 +199,7 @@ func (a *Clusters) CheckPodCIDRs(ctx context.Context, id string) error {
 			}
 			for _, ocidr := range o.PodCIDRs {
 				if _, theirs, err := net.ParseCIDR(ocidr); err == nil && overlap(mine, theirs) {
-					return permanentError("cluster %s: pod CIDR %s overlaps pod CIDR %s of cluster %s", c.Name, cidr, ocidr, o.Name)
+					return permanentError(ErrorConflict, "cluster %s: pod CIDR %s overlaps pod CIDR %s of cluster %s", c.Name, cidr, ocidr, o.Name)
 				}
 			}
 		}
