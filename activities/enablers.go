@@ -294,7 +294,7 @@ func (a *Enablers) Upgrade(ctx context.Context, id string) error {
 	}
 	ctx, stop := heartbeat(ctx)
 	defer stop()
-	rel, err := release.Upgrade(ctx, t, ch, e.Name, e.ID, e.Values, false)
+	rel, err := release.Upgrade(ctx, t, ch, e.Name, e.ID, e.Values, release.ReplaceValues)
 	if err != nil {
 		return releaseError(e, err)
 	}
