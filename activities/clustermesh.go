@@ -19,11 +19,11 @@ const maxMeshID = 255
 func (a *Clusters) meshCluster(c *store.Cluster) (mesh.Cluster, error) {
 	client, _, err := kubeconfig.Client(c.Credentials)
 	if err != nil {
-		return mesh.Cluster{}, permanentError("cluster %s: credentials: %v", c.Name, err)
+		return mesh.Cluster{}, permanentError(ErrorInvalid, "cluster %s: credentials: %v", c.Name, err)
 	}
 	host, err := kubeconfig.Host(c.Credentials)
 	if err != nil {
-		return mesh.Cluster{}, permanentError("cluster %s: credentials: %v", c.Name, err)
+		return mesh.Cluster{}, permanentError(ErrorInvalid, "cluster %s: credentials: %v", c.Name, err)
 	}
 	return mesh.Cluster{Name: c.Name, Client: client, Host: host}, nil
 }
@@ -50,7 +50,7 @@ func (a *Clusters) DetectMesh(ctx context.Context, id string) (bool, error) {
 	}
 	if info.Ready() {
 		if err := mesh.ValidateName(c.Name); err != nil {
-			return false, permanentError("cluster %s: %v", c.Name, err)
+			return false, permanentError(ErrorInvalid, "cluster %s: %v", c.Name, err)
 		}
 	}
 	return info.Ready(), nil
@@ -84,7 +84,7 @@ func (a *Clusters) AllocateMeshID(ctx context.Context, id string) (int, error) {
 			}
 		}
 		if free == 0 {
-			return 0, permanentError("cluster %s: all %d ClusterMesh cluster ids are taken", c.Name, maxMeshID)
+			return 0, permanentError(ErrorConflict, "cluster %s: all %d ClusterMesh cluster ids are taken", c.Name, maxMeshID)
 		}
 		c.Mesh = &store.Mesh{ID: free}
 		err = a.Store.Clusters.Update(ctx, c)
@@ -111,7 +111,7 @@ func (a *Clusters) SetMeshIdentity(ctx context.Context, id string) error {
 		return err
 	}
 	if c.Mesh == nil {
-		return permanentError("cluster %s has no ClusterMesh id", c.Name)
+		return permanentError(ErrorNotFound, "cluster %s has no ClusterMesh id", c.Name)
 	}
 	_, err = mesh.SetIdentity(ctx, mc, c.Mesh.ID)
 	return err

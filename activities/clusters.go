@@ -16,7 +16,7 @@ import (
 	"slices"
 	"strings"
 
-	"go.temporal.io/sdk/temporal"
+	"github.com/google/renameio/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -43,12 +43,6 @@ type ClusterInfo struct {
 	Cloud bool
 }
 
-// permanentError fails the workflow step without retries: the cause is in
-// the request or in another cluster, and retrying cannot fix it.
-func permanentError(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), "Conflict", nil)
-}
-
 func (a *Clusters) load(ctx context.Context, id string) (*store.Cluster, kubernetes.Interface, error) {
 	c, err := a.Store.Clusters.Get(ctx, id)
 	if err != nil {
@@ -56,7 +50,7 @@ func (a *Clusters) load(ctx context.Context, id string) (*store.Cluster, kuberne
 	}
 	client, _, err := kubeconfig.Client(c.Credentials)
 	if err != nil {
-		return nil, nil, permanentError("cluster %s: credentials: %v", c.Name, err)
+		return nil, nil, permanentError(ErrorInvalid, "cluster %s: credentials: %v", c.Name, err)
 	}
 	return c, client, nil
 }
@@ -194,10 +188,10 @@ func (a *Clusters) CheckPodCIDRs(ctx context.Context, id string) error {
 	for _, cidr := range c.PodCIDRs {
 		_, mine, err := net.ParseCIDR(cidr)
 		if err != nil {
-			return permanentError("cluster %s: pod CIDR %q is not a CIDR", c.Name, cidr)
+			return permanentError(ErrorInvalid, "cluster %s: pod CIDR %q is not a CIDR", c.Name, cidr)
 		}
 		if !c.Cloud && overlap(mine, reserved) {
-			return permanentError("cluster %s: pod CIDR %s overlaps %s, reserved for the cloud cluster", c.Name, cidr, ReservedPodCIDR)
+			return permanentError(ErrorConflict, "cluster %s: pod CIDR %s overlaps %s, reserved for the cloud cluster", c.Name, cidr, ReservedPodCIDR)
 		}
 		for _, o := range others {
 			if o.Status == store.StatusError {
@@ -205,7 +199,7 @@ func (a *Clusters) CheckPodCIDRs(ctx context.Context, id string) error {
 			}
 			for _, ocidr := range o.PodCIDRs {
 				if _, theirs, err := net.ParseCIDR(ocidr); err == nil && overlap(mine, theirs) {
-					return permanentError("cluster %s: pod CIDR %s overlaps pod CIDR %s of cluster %s", c.Name, cidr, ocidr, o.Name)
+					return permanentError(ErrorConflict, "cluster %s: pod CIDR %s overlaps pod CIDR %s of cluster %s", c.Name, cidr, ocidr, o.Name)
 				}
 			}
 		}
@@ -254,7 +248,11 @@ func (a *Clusters) RegisterMetrics(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomically(filepath.Join(a.MetricsDir, c.Name+".json"), data)
+	// Through a temporary file: Prometheus reads the whole file or none.
+	if err := os.MkdirAll(a.MetricsDir, 0o755); err != nil {
+		return err
+	}
+	return renameio.WriteFile(filepath.Join(a.MetricsDir, c.Name+".json"), data, 0o644, renameio.WithTempDir(a.MetricsDir))
 }
 
 // UnregisterMetrics removes the cluster's file_sd file.
@@ -271,29 +269,6 @@ func (a *Clusters) UnregisterMetrics(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
-}
-
-func writeAtomically(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // SetStatus records the cluster's status and the reason for it.

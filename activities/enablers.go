@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/placement"
 	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/scheduler"
@@ -58,8 +58,8 @@ func (a *Enablers) update(ctx context.Context, id string, change func(*store.Ena
 // chartError makes the caller's mistakes (no such chart or version, values
 // the chart refuses) permanent; anything else is worth retrying.
 func chartError(err error) error {
-	if errors.Is(err, release.ErrChartNotFound) || errors.Is(err, release.ErrInvalidValues) {
-		return permanentError("%v", err)
+	if errors.Is(err, chartrepo.ErrChartNotFound) || errors.Is(err, release.ErrInvalidValues) {
+		return permanentError(ErrorInvalid, "%v", err)
 	}
 	return err
 }
@@ -108,7 +108,7 @@ func (a *Enablers) Place(ctx context.Context, id string, demand scheduler.Demand
 		if n, err := a.Planner.OtherHolds(ctx, id); err != nil || n > 0 {
 			return errors.Join(err, fmt.Errorf("%s; %d other placements are in flight: trying again once they settle", decision.Reason, n))
 		}
-		return permanentError("%s", decision.Reason)
+		return permanentError(ErrorNoFit, "%s", decision.Reason)
 	}
 	return nil
 }
@@ -178,10 +178,6 @@ func (a *Enablers) WaitReady(ctx context.Context, id string) error {
 	return nil
 }
 
-// ErrorNotReady is the error type of WaitReady when the release was not
-// ready in time: waiting again would not help.
-const ErrorNotReady = "NotReady"
-
 // Uninstall removes the release if it is there and ours.
 func (a *Enablers) Uninstall(ctx context.Context, id string) error {
 	e, err := a.Store.Enablers.Get(ctx, id)
@@ -241,26 +237,6 @@ func (a *Enablers) Detach(ctx context.Context, id, reason string) error {
 	})
 }
 
-// heartbeat reports progress every few seconds until stop, so a worker that
-// dies mid-activity is noticed by its heartbeat timeout, not its long
-// start-to-close timeout.
-func heartbeat(ctx context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	}()
-	return ctx, cancel
-}
-
 // DeleteEnablerRecord deletes the enabler's record; gone already is done.
 func (a *Enablers) DeleteEnablerRecord(ctx context.Context, id string) error {
 	err := a.Store.Enablers.Delete(ctx, id)
@@ -287,7 +263,7 @@ func (a *Enablers) CleanupVolumes(ctx context.Context, id string) ([]store.Volum
 		defer stop()
 		vols, err := release.DeleteVolumes(ctx, t, e.Name)
 		if errors.Is(err, release.ErrVolumesInUse) {
-			return nil, permanentError("%v: terminate the enabler first", err)
+			return nil, permanentError(ErrorConflict, "%v: terminate the enabler first", err)
 		}
 		if err != nil {
 			return nil, err
@@ -311,7 +287,7 @@ func (a *Enablers) CurrentRevision(ctx context.Context, id string) (int, error) 
 	}
 	rel, err := release.Get(ctx, t, e.Name)
 	if errors.Is(err, release.ErrReleaseNotFound) {
-		return 0, permanentError("release %s is not installed on %s: instantiate the enabler again", e.Name, e.Cluster)
+		return 0, permanentError(ErrorNotFound, "release %s is not installed on %s: instantiate the enabler again", e.Name, e.Cluster)
 	}
 	return rel.Revision, err
 }
@@ -328,7 +304,7 @@ func (a *Enablers) Upgrade(ctx context.Context, id string) error {
 	}
 	ctx, stop := heartbeat(ctx)
 	defer stop()
-	rel, err := release.Upgrade(ctx, t, ch, e.Name, e.ID, e.Values, false)
+	rel, err := release.Upgrade(ctx, t, ch, e.Name, e.ID, e.Values, release.ReplaceValues)
 	if err != nil {
 		return releaseError(e, err)
 	}
@@ -378,9 +354,9 @@ func (a *Enablers) Rollback(ctx context.Context, id string, revision int) error 
 func releaseError(e *store.Enabler, err error) error {
 	switch {
 	case errors.Is(err, release.ErrNotOwned):
-		return permanentError("cluster %s: release %s was not installed by this enabler: %v", e.Cluster, e.Name, err)
+		return permanentError(ErrorConflict, "cluster %s: release %s was not installed by this enabler: %v", e.Cluster, e.Name, err)
 	case errors.Is(err, release.ErrReleaseNotFound), errors.Is(err, release.ErrRevisionNotFound):
-		return permanentError("cluster %s: %v", e.Cluster, err)
+		return permanentError(ErrorNotFound, "cluster %s: %v", e.Cluster, err)
 	}
 	return err
 }

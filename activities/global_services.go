@@ -30,7 +30,7 @@ func (a *Enablers) SyncGlobalServices(ctx context.Context, id string) error {
 	}
 	found, err := mirror.Find(rel.Manifest, e.Namespace)
 	if err != nil {
-		return permanentError("release %s: %v", e.Name, err)
+		return permanentError(ErrorInvalid, "release %s: %v", e.Name, err)
 	}
 	services := make([]store.GlobalService, 0, len(found))
 	for _, s := range found {
@@ -79,7 +79,7 @@ func (a *Enablers) RemoveMirrorsFrom(ctx context.Context, clusterID string) erro
 	}
 	client, _, err := kubeconfig.Client(c.Credentials)
 	if err != nil {
-		return permanentError("cluster %s: credentials: %v", c.Name, err)
+		return permanentError(ErrorInvalid, "cluster %s: credentials: %v", c.Name, err)
 	}
 	owners, err := mirror.RemoveAll(ctx, client)
 	if err != nil {

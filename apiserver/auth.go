@@ -29,9 +29,9 @@ func (s *server) login(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	if err := s.Users.Check(cx, req.Username, req.Password); err != nil {
+	if err := s.Users.Check(ctx, req.Username, req.Password); err != nil {
 		if errors.Is(err, auth.ErrBadCredentials) {
 			s.Logger.Warn("login failed", "requestId", requestID(c), "user", req.Username, "ip", c.IP())
 			return apiError(fiber.StatusUnauthorized, "wrong username or password")

@@ -53,9 +53,9 @@ func (s *server) checkCluster(c *fiber.Ctx) error {
 	}
 	asked := time.Now().UTC()
 	opID := workflows.WorkflowID(workflows.OpClusterHealth, cluster.ID)
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	_, err = s.Temporal.SignalWithStartWorkflow(cx, opID, workflows.SignalCheck, nil,
+	_, err = s.Temporal.SignalWithStartWorkflow(ctx, opID, workflows.SignalCheck, nil,
 		client.StartWorkflowOptions{ID: opID, TaskQueue: s.TaskQueue}, workflows.ClusterHealth, cluster.ID)
 	if err != nil {
 		return apiError(fiber.StatusServiceUnavailable, "cannot start operation %s: %v", opID, err)
@@ -63,7 +63,7 @@ func (s *server) checkCluster(c *fiber.Ctx) error {
 	s.Logger.Info("cluster check asked", "requestId", requestID(c), "cluster", cluster.Name, "operation", opID)
 	deadline := time.Now().Add(wait)
 	for {
-		got, err := s.Store.Clusters.Get(cx, cluster.ID)
+		got, err := s.Store.Clusters.Get(ctx, cluster.ID)
 		if err != nil {
 			return err
 		}
@@ -71,7 +71,7 @@ func (s *server) checkCluster(c *fiber.Ctx) error {
 			return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"operationId": opID, "cluster": got})
 		}
 		select {
-		case <-cx.Done():
+		case <-ctx.Done():
 			return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"operationId": opID, "cluster": got})
 		case <-time.After(200 * time.Millisecond):
 		}
@@ -109,8 +109,8 @@ func (s *server) changeCluster(c *fiber.Ctx, change func(*store.Cluster)) error 
 			return err
 		}
 		change(cluster)
-		cx, cancel := ctx(c)
-		err = s.Store.Clusters.Update(cx, cluster)
+		ctx, cancel := requestContext(c)
+		err = s.Store.Clusters.Update(ctx, cluster)
 		cancel()
 		if errors.Is(err, store.ErrStale) {
 			continue
@@ -155,8 +155,8 @@ func (s *server) drainCluster(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	cx, cancel := ctx(c)
-	on, err := s.Store.Enablers.Find(cx, map[string]any{"clusterId": cluster.ID})
+	ctx, cancel := requestContext(c)
+	on, err := s.Store.Enablers.Find(ctx, map[string]any{"clusterId": cluster.ID})
 	cancel()
 	if err != nil {
 		return err
@@ -190,16 +190,16 @@ func (s *server) drainCluster(c *fiber.Ctx) error {
 
 // startMove starts the drain of one enabler, or says why not.
 func (s *server) startMove(c *fiber.Ctx, e *store.Enabler, move scheduler.Move) (opID, skipped string, err error) {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
 	opID = workflows.WorkflowID(workflows.OpDrain, e.ID)
-	if running, err := s.running(cx, e.OperationID); err != nil {
+	if running, err := s.running(ctx, e.OperationID); err != nil {
 		return "", "", err
 	} else if running && e.OperationID != opID {
 		return "", "operation " + e.OperationID + " is running", nil
 	}
 	e.OperationID, e.Status, e.StatusReason = opID, store.StatusMoving, "drain of "+move.From
-	if err := s.Store.Enablers.Update(cx, e); errors.Is(err, store.ErrStale) {
+	if err := s.Store.Enablers.Update(ctx, e); errors.Is(err, store.ErrStale) {
 		return "", "it changed meanwhile: drain again", nil
 	} else if err != nil {
 		return "", "", err
@@ -229,9 +229,9 @@ func (p *probeCollector) Collect(ch chan<- prometheus.Metric) {
 	if p.store == nil {
 		return
 	}
-	cx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	clusters, err := p.store.Clusters.Find(cx, nil)
+	clusters, err := p.store.Clusters.Find(ctx, nil)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(p.probes, err)
 		return

@@ -60,7 +60,7 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(fiber.StatusBadRequest, "%v", err)
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
 
 	cloud, err := s.isCloud(c, req.Cloud)
@@ -84,7 +84,7 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 		slot := "cloud"
 		cluster.CloudSlot = &slot
 	}
-	if err := s.Store.Clusters.Insert(cx, cluster); err != nil {
+	if err := s.Store.Clusters.Insert(ctx, cluster); err != nil {
 		var dup *store.DuplicateError
 		if errors.As(err, &dup) && dup.Field == "cloudSlot" {
 			return apiError(fiber.StatusConflict, "there is already a cloud cluster; there is only ever one")
@@ -96,19 +96,19 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 	}
 	if err := s.start(c, cluster.OperationID, workflows.JoinCluster, cluster.ID); err != nil {
 		// Without its workflow the record would sit Pending for ever.
-		_ = s.Store.Clusters.Delete(cx, cluster.ID)
+		_ = s.Store.Clusters.Delete(ctx, cluster.ID)
 		return err
 	}
 	s.Logger.Info("cluster join started", "requestId", requestID(c), "cluster", cluster.Name, "operation", cluster.OperationID)
-	return s.accepted(c, cluster.OperationID, "cluster", func(cx context.Context) (any, error) { return s.Store.Clusters.Get(cx, cluster.ID) })
+	return s.accepted(c, cluster.OperationID, "cluster", func(ctx context.Context) (any, error) { return s.Store.Clusters.Get(ctx, cluster.ID) })
 }
 
 // isCloud decides the role of a new cluster: as asked, or else the first
 // cluster is the cloud cluster.
 func (s *server) isCloud(c *fiber.Ctx, asked *flexBool) (bool, error) {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	existing, err := s.Store.Clusters.FindOne(cx, map[string]any{"cloud": true})
+	existing, err := s.Store.Clusters.FindOne(ctx, map[string]any{"cloud": true})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
@@ -118,14 +118,14 @@ func (s *server) isCloud(c *fiber.Ctx, asked *flexBool) (bool, error) {
 	if asked != nil {
 		return bool(*asked), nil
 	}
-	n, err := s.Store.Clusters.Count(cx, map[string]any{})
+	n, err := s.Store.Clusters.Count(ctx, map[string]any{})
 	return n == 0, err
 }
 
 func (s *server) listClusters(c *fiber.Ctx) error {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	clusters, err := s.Store.Clusters.Find(cx, nil)
+	clusters, err := s.Store.Clusters.Find(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -142,9 +142,9 @@ func (s *server) getCluster(c *fiber.Ctx) error {
 
 // cluster finds a cluster by id or by name.
 func (s *server) cluster(c *fiber.Ctx, idOrName string) (*store.Cluster, error) {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	cluster, err := s.Store.Clusters.FindOne(cx, map[string]any{"$or": []map[string]any{{"_id": idOrName}, {"name": idOrName}}})
+	cluster, err := s.Store.Clusters.FindOne(ctx, map[string]any{"$or": []map[string]any{{"_id": idOrName}, {"name": idOrName}}})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apiError(fiber.StatusNotFound, "cluster %q not found", idOrName)
 	}
@@ -156,13 +156,13 @@ func (s *server) removeCluster(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
 	if cluster.Status == store.StatusPending {
 		return apiError(fiber.StatusConflict, "cluster %q is still joining: wait for operation %s, or abort it", cluster.Name, cluster.OperationID)
 	}
 	if cluster.Cloud {
-		edges, err := s.Store.Clusters.Find(cx, map[string]any{"cloud": false})
+		edges, err := s.Store.Clusters.Find(ctx, map[string]any{"cloud": false})
 		if err != nil {
 			return err
 		}
@@ -170,13 +170,13 @@ func (s *server) removeCluster(c *fiber.Ctx) error {
 			return apiError(fiber.StatusConflict, "cluster %q is the cloud cluster: remove the %d edge clusters first (%s)", cluster.Name, len(edges), names(edges))
 		}
 	}
-	enablers, err := s.Store.Enablers.Find(cx, map[string]any{"clusterId": cluster.ID})
+	enablers, err := s.Store.Enablers.Find(ctx, map[string]any{"clusterId": cluster.ID})
 	if err != nil {
 		return err
 	}
 	var installed []store.Enabler
 	for _, e := range enablers {
-		if running, err := s.running(cx, e.OperationID); err != nil {
+		if running, err := s.running(ctx, e.OperationID); err != nil {
 			return err
 		} else if running {
 			return apiError(fiber.StatusConflict, "enabler %q on cluster %q has operation %s running: wait for it, or abort it", e.Name, cluster.Name, e.OperationID)
@@ -194,8 +194,8 @@ func (s *server) removeCluster(c *fiber.Ctx) error {
 		return err
 	}
 	s.Logger.Info("cluster removal started", "requestId", requestID(c), "cluster", cluster.Name, "operation", opID)
-	return s.accepted(c, opID, "cluster", func(cx context.Context) (any, error) {
-		got, err := s.Store.Clusters.Get(cx, cluster.ID)
+	return s.accepted(c, opID, "cluster", func(ctx context.Context) (any, error) {
+		got, err := s.Store.Clusters.Get(ctx, cluster.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return fiber.Map{"id": cluster.ID, "name": cluster.Name, "status": "Removed"}, nil
 		}
@@ -222,9 +222,9 @@ func names(clusters []store.Cluster) string {
 // start starts the workflow of an operation. A running workflow with the
 // same id is reused, so a repeated request never runs the operation twice.
 func (s *server) start(c *fiber.Ctx, id string, workflow any, args ...any) error {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	_, err := s.Temporal.ExecuteWorkflow(cx, client.StartWorkflowOptions{
+	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                s.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -244,9 +244,9 @@ func (s *server) accepted(c *fiber.Ctx, opID, key string, read func(context.Cont
 			return err
 		}
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	resource, err := read(cx)
+	resource, err := read(ctx)
 	if err != nil {
 		return err
 	}

@@ -41,9 +41,9 @@ func (s *server) checkPlacementOptions(c *fiber.Ctx, o *placementOptions, spec *
 		spec.Horizon = d
 	}
 	if len(o.AvoidClusters) > 0 {
-		cx, cancel := ctx(c)
+		ctx, cancel := requestContext(c)
 		defer cancel()
-		clusters, err := s.Store.Clusters.Find(cx, nil)
+		clusters, err := s.Store.Clusters.Find(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func (s *server) patchCluster(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
 	for {
 		if req.Labels != nil {
@@ -102,9 +102,9 @@ func (s *server) patchCluster(c *fiber.Ctx) error {
 		if req.Description != nil {
 			found.Description = *req.Description
 		}
-		err := s.Store.Clusters.Update(cx, found)
+		err := s.Store.Clusters.Update(ctx, found)
 		if errors.Is(err, store.ErrStale) { // changed meanwhile (a join or another patch): apply to the fresh record
-			if found, err = s.Store.Clusters.Get(cx, found.ID); err == nil {
+			if found, err = s.Store.Clusters.Get(ctx, found.ID); err == nil {
 				continue
 			}
 		}

@@ -41,10 +41,10 @@ func (s *server) startOp(c *fiber.Ctx, op enablerOp) (string, *store.Enabler, er
 	if err != nil {
 		return "", nil, err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
 	opID := workflows.WorkflowID(op.name, e.ID)
-	if running, err := s.running(cx, e.OperationID); err != nil {
+	if running, err := s.running(ctx, e.OperationID); err != nil {
 		return "", nil, err
 	} else if running && e.OperationID == opID {
 		return opID, e, nil
@@ -61,7 +61,7 @@ func (s *server) startOp(c *fiber.Ctx, op enablerOp) (string, *store.Enabler, er
 	if op.change != nil {
 		op.change(e)
 	}
-	if err := s.Store.Enablers.Update(cx, e); err != nil {
+	if err := s.Store.Enablers.Update(ctx, e); err != nil {
 		return "", nil, err
 	}
 	if err := s.start(c, opID, op.workflow, append([]any{e.ID}, op.args...)...); err != nil {
@@ -72,11 +72,11 @@ func (s *server) startOp(c *fiber.Ctx, op enablerOp) (string, *store.Enabler, er
 }
 
 // running reports whether the workflow id is running.
-func (s *server) running(cx context.Context, id string) (bool, error) {
+func (s *server) running(ctx context.Context, id string) (bool, error) {
 	if id == "" {
 		return false, nil
 	}
-	desc, err := s.Temporal.DescribeWorkflowExecution(cx, id, "")
+	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return false, nil
@@ -90,8 +90,8 @@ func (s *server) running(cx context.Context, id string) (bool, error) {
 // acceptedEnabler answers 202 with the enabler as it is after the
 // operation (or now, without ?wait); a deleted one is reported as such.
 func (s *server) acceptedEnabler(c *fiber.Ctx, opID string, e *store.Enabler) error {
-	return s.accepted(c, opID, "enabler", func(cx context.Context) (any, error) {
-		got, err := s.Store.Enablers.Get(cx, e.ID)
+	return s.accepted(c, opID, "enabler", func(ctx context.Context) (any, error) {
+		got, err := s.Store.Enablers.Get(ctx, e.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return fiber.Map{"id": e.ID, "name": e.Name, "status": "Deleted"}, nil
 		}
@@ -242,9 +242,9 @@ func (s *server) enablerHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	history, err := release.History(cx, t, e.Name)
+	history, err := release.History(ctx, t, e.Name)
 	if errors.Is(err, release.ErrReleaseNotFound) {
 		return c.JSON([]release.Release{})
 	}
@@ -259,9 +259,9 @@ func (s *server) releaseTarget(c *fiber.Ctx, e *store.Enabler) (release.Target, 
 	if e.ClusterID == "" {
 		return release.Target{}, apiError(fiber.StatusConflict, "enabler %q is on no cluster", e.Name)
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	cluster, err := s.Store.Clusters.Get(cx, e.ClusterID)
+	cluster, err := s.Store.Clusters.Get(ctx, e.ClusterID)
 	if err != nil {
 		return release.Target{}, err
 	}

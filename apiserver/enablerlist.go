@@ -125,9 +125,9 @@ func (s *server) listEnablers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	list, err := s.enablers.current(cx)
+	list, err := s.enablers.current(ctx)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/placement"
 	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/scheduler"
@@ -102,14 +103,14 @@ type enablerSpec struct {
 // check validates what decode cannot: the chart reference, its repository,
 // the choice between vim and auto, the policy and the target cluster.
 func (s *server) check(c *fiber.Ctx, req *enablerRequest) (*enablerSpec, error) {
-	repoName, _, oci, err := release.ParseRef(req.HelmChart)
+	repoName, _, oci, err := chartrepo.ParseRef(req.HelmChart)
 	if err != nil {
 		return nil, apiError(fiber.StatusBadRequest, "helmChart: %v", err)
 	}
 	if !oci {
-		cx, cancel := ctx(c)
+		ctx, cancel := requestContext(c)
 		defer cancel()
-		if _, err := s.Store.Repos.FindOne(cx, map[string]any{"name": repoName}); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Store.Repos.FindOne(ctx, map[string]any{"name": repoName}); errors.Is(err, store.ErrNotFound) {
 			return nil, apiError(fiber.StatusUnprocessableEntity, "helmChart: chart repository %q is not registered (POST /api/chartrepo)", repoName)
 		} else if err != nil {
 			return nil, err
@@ -179,19 +180,19 @@ func (s *server) addEnabler(c *fiber.Ctx) error {
 	}
 	e.ID = uuid.NewString()
 	e.OperationID = workflows.WorkflowID(workflows.OpInstantiate, e.ID)
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	if err := s.Store.Enablers.Insert(cx, e); errors.Is(err, store.ErrDuplicate) {
+	if err := s.Store.Enablers.Insert(ctx, e); errors.Is(err, store.ErrDuplicate) {
 		return apiError(fiber.StatusConflict, "an enabler named %q already exists", e.Name)
 	} else if err != nil {
 		return err
 	}
 	if err := s.start(c, e.OperationID, workflows.InstantiateEnabler, e.ID); err != nil {
-		_ = s.Store.Enablers.Delete(cx, e.ID)
+		_ = s.Store.Enablers.Delete(ctx, e.ID)
 		return err
 	}
 	s.Logger.Info("enabler instantiation started", "requestId", requestID(c), "enabler", e.Name, "operation", e.OperationID)
-	return s.accepted(c, e.OperationID, "enabler", func(cx context.Context) (any, error) { return s.Store.Enablers.Get(cx, e.ID) })
+	return s.accepted(c, e.OperationID, "enabler", func(ctx context.Context) (any, error) { return s.Store.Enablers.Get(ctx, e.ID) })
 }
 
 // preview answers where an enabler would go, and why, without placing it.
@@ -204,16 +205,16 @@ func (s *server) preview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	demand, _, err := s.Planner.Demand(cx, spec.Spec)
+	demand, _, err := s.Planner.Demand(ctx, spec.Spec)
 	switch {
-	case errors.Is(err, release.ErrChartNotFound), errors.Is(err, release.ErrInvalidValues):
+	case errors.Is(err, chartrepo.ErrChartNotFound), errors.Is(err, release.ErrInvalidValues):
 		return apiError(fiber.StatusUnprocessableEntity, "%v", err)
 	case err != nil:
 		return apiError(fiber.StatusBadGateway, "cannot fetch chart %s: %v", spec.HelmChart, err)
 	}
-	decision, err := s.Planner.Preview(cx, spec.Spec, demand)
+	decision, err := s.Planner.Preview(ctx, spec.Spec, demand)
 	if err != nil {
 		return err
 	}
@@ -235,9 +236,9 @@ func (s *server) getEnabler(c *fiber.Ctx) error {
 
 // enabler finds an enabler by id or by name.
 func (s *server) enabler(c *fiber.Ctx, idOrName string) (*store.Enabler, error) {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	e, err := s.Store.Enablers.FindOne(cx, map[string]any{"$or": []map[string]any{{"_id": idOrName}, {"name": idOrName}}})
+	e, err := s.Store.Enablers.FindOne(ctx, map[string]any{"$or": []map[string]any{{"_id": idOrName}, {"name": idOrName}}})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apiError(fiber.StatusNotFound, "enabler %q not found", idOrName)
 	}
@@ -250,9 +251,9 @@ func (s *server) clusterEnablers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	enablers, err := s.Store.Enablers.Find(cx, map[string]any{"clusterId": cluster.ID})
+	enablers, err := s.Store.Enablers.Find(ctx, map[string]any{"clusterId": cluster.ID})
 	if err != nil {
 		return err
 	}

@@ -66,10 +66,10 @@ func (s *server) withHealth(c *fiber.Ctx, e *store.Enabler) enablerView {
 	view.Health = h
 	if h.status != "" && (h.status != e.Status || h.reason != e.StatusReason) {
 		e.Status, e.StatusReason = h.status, h.reason
-		cx, cancel := ctx(c)
+		ctx, cancel := requestContext(c)
 		defer cancel()
 		// A concurrent operation wins: its status is the newer truth.
-		_ = s.Store.Enablers.Update(cx, e)
+		_ = s.Store.Enablers.Update(ctx, e)
 	}
 	return view
 }
@@ -81,9 +81,9 @@ func (s *server) look(c *fiber.Ctx, e *store.Enabler) *health {
 		h.Error = err.Error()
 		return h
 	}
-	cx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
 	defer cancel()
-	got, err := release.Check(cx, t, e.Name)
+	got, err := release.Check(ctx, t, e.Name)
 	switch {
 	case err != nil:
 		h.Error = fmt.Sprintf("cluster %s: %v", e.Cluster, err)

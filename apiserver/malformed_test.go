@@ -23,7 +23,6 @@ import (
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/placement"
-	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/store/storetest"
 	"github.com/smartorch/smartorch/testenv"
 )
@@ -94,7 +93,7 @@ func TestMalformedRequests(t *testing.T) {
 	app := apiserver.New(apiserver.Config{
 		Store: st, Tokens: tokens, Users: users, Charts: chartrepo.Checker{Timeout: 2 * time.Second},
 		Temporal: tc, TaskQueue: "malformed", Logger: logger, BodyLimit: bodyLimit,
-		Planner: &placement.Planner{Store: st, Charts: &release.Charts{CacheDir: t.TempDir(), Timeout: 2 * time.Second}},
+		Planner: &placement.Planner{Store: st, Charts: &chartrepo.Charts{CacheDir: t.TempDir(), Timeout: 2 * time.Second}},
 		// Failed logins are part of the run; the limiter's 429 is checked elsewhere.
 		LoginAttempts: 1 << 20,
 	})

@@ -46,13 +46,13 @@ func (s *server) clusterNodes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	nodes, err := client.CoreV1().Nodes().List(cx, metav1.ListOptions{})
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return apiError(fiber.StatusBadGateway, "cluster %s: listing nodes: %v", cluster.Name, err)
 	}
-	pods, err := client.CoreV1().Pods("").List(cx, metav1.ListOptions{FieldSelector: "status.phase!=Succeeded,status.phase!=Failed"})
+	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase!=Succeeded,status.phase!=Failed"})
 	if err != nil {
 		return apiError(fiber.StatusBadGateway, "cluster %s: listing pods: %v", cluster.Name, err)
 	}
@@ -99,7 +99,7 @@ func (s *server) clusterNodes(c *fiber.Ctx) error {
 		slices.Sort(v.Roles)
 		views = append(views, v)
 	}
-	s.addUsage(cx, cluster, nodes.Items, views)
+	s.addUsage(ctx, cluster, nodes.Items, views)
 	return c.JSON(views)
 }
 

@@ -34,17 +34,17 @@ type operationView struct {
 }
 
 func (s *server) getOperation(c *fiber.Ctx) error {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	op, err := s.operation(cx, c.Params("id"))
+	op, err := s.operation(ctx, c.Params("id"))
 	if err != nil {
 		return err
 	}
 	return c.JSON(op)
 }
 
-func (s *server) operation(cx context.Context, id string) (*operationView, error) {
-	desc, err := s.Temporal.DescribeWorkflowExecution(cx, id, "")
+func (s *server) operation(ctx context.Context, id string) (*operationView, error) {
+	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return nil, apiError(fiber.StatusNotFound, "operation %q not found", id)
@@ -62,7 +62,7 @@ func (s *server) operation(cx context.Context, id string) (*operationView, error
 		op.Ended = &t
 	}
 	var status workflows.Status
-	if v, err := s.Temporal.QueryWorkflow(cx, id, "", workflows.QueryStatus); err == nil && v.Get(&status) == nil {
+	if v, err := s.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryStatus); err == nil && v.Get(&status) == nil {
 		op.State, op.Step, op.Done, op.LastError, op.Waiting = status.State, status.Step, status.Done, status.LastError, status.Waiting
 		op.OperatorRetries = max(status.Attempt-1, 0)
 	}
@@ -89,17 +89,17 @@ func (s *server) operation(cx context.Context, id string) (*operationView, error
 // signalOperation sends the operator's decision to an operation waiting for one.
 func (s *server) signalOperation(signal string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		cx, cancel := ctx(c)
+		ctx, cancel := requestContext(c)
 		defer cancel()
 		id := c.Params("id")
-		op, err := s.operation(cx, id)
+		op, err := s.operation(ctx, id)
 		if err != nil {
 			return err
 		}
 		if op.State != workflows.StateWaiting {
 			return apiError(fiber.StatusConflict, "operation %s is %s, not waiting for an operator", id, op.State)
 		}
-		if err := s.Temporal.SignalWorkflow(cx, id, "", signal, nil); err != nil {
+		if err := s.Temporal.SignalWorkflow(ctx, id, "", signal, nil); err != nil {
 			return apiError(fiber.StatusServiceUnavailable, "temporal: %v", err)
 		}
 		s.Logger.Info("operator decision", "requestId", requestID(c), "operation", id, "signal", signal, "user", c.Locals(userKey))
@@ -113,9 +113,9 @@ func (s *server) wait(c *fiber.Ctx, id, wait string) error {
 	if err != nil || d <= 0 || d > 10*time.Minute {
 		return apiError(fiber.StatusBadRequest, "wait must be a duration such as 30s or 2m, at most 10m")
 	}
-	cx, cancel := context.WithTimeout(c.UserContext(), d)
+	ctx, cancel := context.WithTimeout(c.UserContext(), d)
 	defer cancel()
 	// The outcome is read from the resource; a failed operation is not an error of this request.
-	_ = s.Temporal.GetWorkflow(cx, id, "").Get(cx, nil)
+	_ = s.Temporal.GetWorkflow(ctx, id, "").Get(ctx, nil)
 	return nil
 }

@@ -42,9 +42,9 @@ func (s *server) addRepo(c *fiber.Ctx) error {
 	if err := chartrepo.ValidateURL(req.URL); err != nil {
 		return apiError(fiber.StatusBadRequest, "%v", err)
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	if n, err := s.Store.Repos.Count(cx, map[string]string{"name": req.Name}); err != nil {
+	if n, err := s.Store.Repos.Count(ctx, map[string]string{"name": req.Name}); err != nil {
 		return err
 	} else if n > 0 {
 		return apiError(fiber.StatusConflict, "a chart repository named %q already exists", req.Name)
@@ -57,14 +57,14 @@ func (s *server) addRepo(c *fiber.Ctx) error {
 	if req.Auth != nil {
 		repo.Username, repo.Password = req.Auth.Username, req.Auth.Password
 	}
-	charts, err := s.Charts.Charts(chartrepo.Source{URL: repo.URL, Username: repo.Username, Password: repo.Password})
+	charts, err := s.Charts.Charts(ctx, chartrepo.Repository{Name: repo.Name, URL: repo.URL, Username: repo.Username, Password: repo.Password})
 	if errors.Is(err, chartrepo.ErrUnusable) {
 		return apiError(fiber.StatusUnprocessableEntity, "%v", err)
 	}
 	if err != nil {
 		return err
 	}
-	if err := s.Store.Repos.Insert(cx, repo); errors.Is(err, store.ErrDuplicate) {
+	if err := s.Store.Repos.Insert(ctx, repo); errors.Is(err, store.ErrDuplicate) {
 		return apiError(fiber.StatusConflict, "a chart repository named %q already exists", req.Name)
 	} else if err != nil {
 		return err
@@ -76,9 +76,9 @@ func (s *server) addRepo(c *fiber.Ctx) error {
 }
 
 func (s *server) listRepos(c *fiber.Ctx) error {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	repos, err := s.Store.Repos.Find(cx, nil)
+	repos, err := s.Store.Repos.Find(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,9 @@ func (s *server) repoCharts(c *fiber.Ctx) error {
 	}
 	charts, ok := s.charts.get(repo)
 	if !ok {
-		charts, err = s.Charts.Charts(chartrepo.Source{URL: repo.URL, Username: repo.Username, Password: repo.Password})
+		ctx, cancel := requestContext(c)
+		defer cancel()
+		charts, err = s.Charts.Charts(ctx, chartrepo.Repository{Name: repo.Name, URL: repo.URL, Username: repo.Username, Password: repo.Password})
 		if errors.Is(err, chartrepo.ErrUnusable) {
 			// The repository worked when it was added; it is the upstream that fails now.
 			return apiError(fiber.StatusBadGateway, "%v", err)
@@ -125,9 +127,9 @@ func (s *server) deleteRepo(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	if err := s.Store.Repos.Delete(cx, repo.ID); err != nil {
+	if err := s.Store.Repos.Delete(ctx, repo.ID); err != nil {
 		return err
 	}
 	s.charts.drop(repo.ID)
@@ -135,9 +137,9 @@ func (s *server) deleteRepo(c *fiber.Ctx) error {
 }
 
 func (s *server) repo(c *fiber.Ctx) (*store.Repo, error) {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	repo, err := s.Store.Repos.Get(cx, c.Params("id"))
+	repo, err := s.Store.Repos.Get(ctx, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apiError(fiber.StatusNotFound, "chart repository %q not found", c.Params("id"))
 	}

@@ -1,6 +1,6 @@
 // Package apiserver is the REST API: routes, authentication, validation and
-// one JSON error shape. It persists intent and starts workflows; it never
-// touches clusters itself.
+// one JSON error shape. It persists intent and starts workflows; it reads
+// clusters for views, and changes them only through workflows.
 package apiserver
 
 import (
@@ -133,17 +133,18 @@ func New(cfg Config) *fiber.App {
 	return app
 }
 
-// ctx bounds the work a request does against the store and other services.
-func ctx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+// requestContext bounds the work a request does against the store and other
+// services.
+func requestContext(c *fiber.Ctx) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.UserContext(), 30*time.Second)
 }
 
 func (s *server) ready(c *fiber.Ctx) error {
-	cx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
 	defer cancel()
 	status, failed := fiber.Map{}, false
 	for name, check := range s.Ready {
-		if err := check(cx); err != nil {
+		if err := check(ctx); err != nil {
 			status[name], failed = err.Error(), true
 		} else {
 			status[name] = "ok"

@@ -245,9 +245,9 @@ func setBody(c *fiber.Ctx, body any) error {
 
 // cloudCluster answers the cloud cluster.
 func (s *server) cloudCluster(c *fiber.Ctx) error {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	cluster, err := s.Store.Clusters.FindOne(cx, map[string]any{"cloud": true})
+	cluster, err := s.Store.Clusters.FindOne(ctx, map[string]any{"cloud": true})
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(fiber.StatusNotFound, "there is no cloud cluster")
 	}
@@ -260,16 +260,16 @@ func (s *server) cloudCluster(c *fiber.Ctx) error {
 // updateRepos reads every repository's chart list again, as the
 // original's POST /repos/update downloaded every index.
 func (s *server) updateRepos(c *fiber.Ctx) error {
-	cx, cancel := ctx(c)
+	ctx, cancel := requestContext(c)
 	defer cancel()
-	repos, err := s.Store.Repos.Find(cx, nil)
+	repos, err := s.Store.Repos.Find(ctx, nil)
 	if err != nil {
 		return err
 	}
 	var failed []string
 	for i := range repos {
 		r := &repos[i]
-		charts, err := s.Charts.Charts(chartrepo.Source{URL: r.URL, Username: r.Username, Password: r.Password})
+		charts, err := s.Charts.Charts(ctx, chartrepo.Repository{Name: r.Name, URL: r.URL, Username: r.Username, Password: r.Password})
 		if err != nil {
 			s.Logger.Warn("repository update failed", "requestId", requestID(c), "repo", r.Name, "err", err)
 			failed = append(failed, r.Name)

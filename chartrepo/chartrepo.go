@@ -1,32 +1,26 @@
-// Package chartrepo checks Helm chart repositories and lists their charts,
-// with the Helm SDK: http(s) repositories by their index.yaml, OCI registries
-// through the Helm registry client.
+// Package chartrepo owns the chart sources: Helm chart repositories (an
+// http(s) index.yaml) and OCI registries. It checks a repository and lists
+// its charts (Checker), and resolves, downloads and caches the chart an
+// enabler names (Charts), with the Helm SDK; package release installs the
+// chart it is handed.
 package chartrepo
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"helm.sh/helm/v3/pkg/getter"
-	"helm.sh/helm/v3/pkg/registry"
-	"helm.sh/helm/v3/pkg/repo"
+	"oras.land/oras-go/v2/registry/remote"
 )
 
-// Source is where a repository is and how to log in to it.
-type Source struct {
-	URL      string
-	Username string
-	Password string
-}
+// Repository is a registered chart repository: an http(s) index or an
+// oci:// registry (URL like oci://host/path), and how to log in to it.
+type Repository struct{ Name, URL, Username, Password string }
 
 // Chart is a chart a repository offers, versions newest first.
 type Chart struct {
@@ -41,11 +35,11 @@ var ErrUnusable = errors.New("repository unusable")
 
 // Checker reaches repositories with a bounded timeout.
 type Checker struct {
-	Timeout time.Duration
+	Timeout time.Duration // per HTTP request; default 15s
 }
 
 // IsOCI reports whether url names an OCI registry.
-func IsOCI(u string) bool { return strings.HasPrefix(u, "oci://") }
+func IsOCI(u string) bool { return strings.HasPrefix(u, ociScheme) }
 
 // ValidateURL accepts http(s):// and oci:// URLs with a host.
 func ValidateURL(raw string) error {
@@ -66,15 +60,14 @@ func ValidateURL(raw string) error {
 
 // Charts verifies the repository and returns its charts. For an OCI
 // registry, which cannot list its charts, it verifies access and returns none.
-func (c Checker) Charts(src Source) ([]Chart, error) {
-	if IsOCI(src.URL) {
-		return nil, c.checkRegistry(src)
+func (c Checker) Charts(ctx context.Context, r Repository) ([]Chart, error) {
+	if IsOCI(r.URL) {
+		return nil, c.checkRegistry(ctx, r)
 	}
-	idx, err := c.index(src)
+	idx, err := fetchIndex(ctx, r, c.timeout())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrUnusable, err)
 	}
-	idx.SortEntries()
 	charts := make([]Chart, 0, len(idx.Entries))
 	for name, versions := range idx.Entries {
 		ch := Chart{Name: name, Versions: make([]string, 0, len(versions))}
@@ -90,73 +83,35 @@ func (c Checker) Charts(src Source) ([]Chart, error) {
 	return charts, nil
 }
 
-func (c Checker) index(src Source) (*repo.IndexFile, error) {
-	// WithURL scopes the credentials to the repository's host.
-	opts := []getter.Option{getter.WithTimeout(c.timeout()), getter.WithURL(src.URL)}
-	if src.Username != "" {
-		opts = append(opts, getter.WithBasicAuth(src.Username, src.Password))
-	}
-	g, err := getter.NewHTTPGetter(opts...)
-	if err != nil {
-		return nil, err
-	}
-	indexURL := strings.TrimSuffix(src.URL, "/") + "/index.yaml"
-	body, err := g.Get(indexURL)
-	if err != nil {
-		return nil, fmt.Errorf("%w: cannot fetch %s: %v", ErrUnusable, indexURL, err)
-	}
-	// The SDK validates an index only when loading it from a file.
-	f, err := os.CreateTemp("", "smartorch-index-*.yaml")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	_, err = io.Copy(f, body)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	idx, err := repo.LoadIndexFile(f.Name())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a valid chart repository index: %v", ErrUnusable, indexURL, err)
-	}
-	return idx, nil
-}
-
-// checkRegistry logs in when credentials are given, else checks that the
-// host speaks the registry API (answering /v2/ with 200 or an auth challenge).
-func (c Checker) checkRegistry(src Source) error {
-	u, err := url.Parse(src.URL)
+// checkRegistry checks that the host speaks the registry API: with
+// credentials, that it accepts them (as helm registry login does); without,
+// that it answers /v2/ with 200 or an auth challenge.
+func (c Checker) checkRegistry(ctx context.Context, r Repository) error {
+	u, err := url.Parse(r.URL)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnusable, err)
 	}
-	plain := isLoopback(u.Hostname())
-	if src.Username != "" {
-		dir, err := os.MkdirTemp("", "smartorch-registry-*")
+	if r.Username != "" {
+		reg, err := remote.NewRegistry(u.Host)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %v", ErrUnusable, err)
 		}
-		defer os.RemoveAll(dir)
-		client, err := registry.NewClient(
-			registry.ClientOptCredentialsFile(filepath.Join(dir, "config.json")),
-			registry.ClientOptHTTPClient(&http.Client{Timeout: c.timeout()}),
-			registry.ClientOptWriter(io.Discard),
-		)
-		if err != nil {
-			return err
-		}
-		if err := client.Login(u.Host, registry.LoginOptBasicAuth(src.Username, src.Password), registry.LoginOptPlainText(plain)); err != nil {
+		reg.PlainHTTP = isLoopback(u.Hostname())
+		reg.Client = registryAuth(u.Host, &r, c.timeout())
+		if err := reg.Ping(ctx); err != nil {
 			return fmt.Errorf("%w: login to %s: %v", ErrUnusable, u.Host, err)
 		}
 		return nil
 	}
 	scheme := "https"
-	if plain {
+	if isLoopback(u.Hostname()) {
 		scheme = "http"
 	}
-	resp, err := (&http.Client{Timeout: c.timeout()}).Get(scheme + "://" + u.Host + "/v2/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+u.Host+"/v2/", nil)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnusable, err)
+	}
+	resp, err := (&http.Client{Timeout: c.timeout()}).Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrUnusable, u.Host, err)
 	}
@@ -172,13 +127,4 @@ func (c Checker) timeout() time.Duration {
 		return 15 * time.Second
 	}
 	return c.Timeout
-}
-
-// isLoopback allows plain-HTTP registries only on this machine (dev and tests).
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -1,6 +1,7 @@
 package chartrepo_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -32,8 +33,34 @@ func TestOCIRegistryMustAnswer(t *testing.T) {
 	checker := chartrepo.Checker{Timeout: 5 * time.Second}
 	for _, srv := range []*httptest.Server{notRegistry, closed} {
 		u := "oci://" + srv.Listener.Addr().String() + "/charts"
-		if _, err := checker.Charts(chartrepo.Source{URL: u}); !errors.Is(err, chartrepo.ErrUnusable) {
+		if _, err := checker.Charts(context.Background(), chartrepo.Repository{URL: u}); !errors.Is(err, chartrepo.ErrUnusable) {
 			t.Errorf("%s: got %v, want ErrUnusable", u, err)
 		}
+	}
+}
+
+// With credentials, a registry must accept them (helm registry login's
+// check); without, an auth challenge is answer enough.
+func TestOCIRegistryCredentials(t *testing.T) {
+	registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); r.URL.Path != "/v2/" || !ok || u != "reader" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="registry"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer registry.Close()
+	u := "oci://" + registry.Listener.Addr().String() + "/charts"
+	checker := chartrepo.Checker{Timeout: 5 * time.Second}
+	ctx := context.Background()
+	if _, err := checker.Charts(ctx, chartrepo.Repository{URL: u, Username: "reader", Password: "s3cret"}); err != nil {
+		t.Errorf("right password: %v", err)
+	}
+	if _, err := checker.Charts(ctx, chartrepo.Repository{URL: u, Username: "reader", Password: "wrong"}); !errors.Is(err, chartrepo.ErrUnusable) {
+		t.Errorf("wrong password: got %v, want ErrUnusable", err)
+	}
+	if _, err := checker.Charts(ctx, chartrepo.Repository{URL: u}); err != nil {
+		t.Errorf("no credentials: %v", err)
 	}
 }

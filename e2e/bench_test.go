@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/store"
 	"github.com/smartorch/smartorch/testenv"
@@ -157,15 +158,15 @@ func joinAndAddRepo(b *testing.B, o *orchestrator, env *testenv.Env) {
 // and nothing of the orchestrator's release package but chart loading.
 type bareHelm struct {
 	kubeconfig, discoveryCache string
-	charts                     *release.Charts
-	repos                      []release.Repository
+	charts                     *chartrepo.Charts
+	repos                      []chartrepo.Repository
 }
 
 func newBareHelm(b *testing.B, c *testenv.Cluster, repoURL string) *bareHelm {
 	return &bareHelm{
 		kubeconfig: c.KubeconfigPath, discoveryCache: b.TempDir(),
-		charts: &release.Charts{CacheDir: b.TempDir()},
-		repos:  []release.Repository{{Name: "test", URL: repoURL}},
+		charts: &chartrepo.Charts{CacheDir: b.TempDir()},
+		repos:  []chartrepo.Repository{{Name: "test", URL: repoURL}},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,12 @@ func TestClusterLifecycle(t *testing.T) {
 		if !c.Cloud || c.Status != "Enabled" || c.NodeCount != 1 {
 			t.Errorf("cloud = %+v, want the Enabled cloud cluster with 1 node", c)
 		}
-		if op := o.operation(a.OperationID); op.State != "Completed" || len(op.Done) < 5 {
-			t.Errorf("operation = %+v, want Completed with its steps", op)
+		want := []string{
+			"reach the API server", "check the nodes are Ready", "check for a default StorageClass", "check the pod CIDRs",
+			"register the metrics target", "detect Cilium ClusterMesh", "enable the cluster",
+		}
+		if op := o.operation(a.OperationID); op.State != "Completed" || !slices.Equal(op.Done, want) {
+			t.Errorf("operation = %+v, want Completed with the steps %q", op, want)
 		}
 	})
 
@@ -138,8 +143,10 @@ func TestClusterLifecycle(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(o.metricsDir, "edge-2.json")); !os.IsNotExist(err) {
 			t.Errorf("edge-2's metrics target was left behind: %v", err)
 		}
-		if op := o.operation(a.OperationID); op.State != "Failed" {
-			t.Errorf("operation state = %s, want Failed", op.State)
+		// Nothing was changed before the check failed: nothing to undo.
+		want := []string{"reach the API server", "check the nodes are Ready", "check for a default StorageClass", "record the error"}
+		if op := o.operation(a.OperationID); op.State != "Failed" || !slices.Equal(op.Done, want) {
+			t.Errorf("operation = %+v, want Failed with the steps %q", op, want)
 		}
 		// A cluster in Error can be removed.
 		if code := o.call("DELETE", "/api/k8sclusters/edge-2?wait=1m", nil, nil); code != 202 {

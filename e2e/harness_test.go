@@ -23,7 +23,6 @@ import (
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/placement"
-	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/store"
 	"github.com/smartorch/smartorch/store/storetest"
 	"github.com/smartorch/smartorch/testenv"
@@ -125,7 +124,7 @@ func start(t testing.TB, env *testenv.Env, inProcessWorker bool) *orchestrator {
 }
 
 func newPlanner(st *store.Store, cacheDir, prometheus string) *placement.Planner {
-	return &placement.Planner{Store: st, Charts: &release.Charts{CacheDir: cacheDir}, Prometheus: prometheus}
+	return &placement.Planner{Store: st, Charts: &chartrepo.Charts{CacheDir: cacheDir}, Prometheus: prometheus}
 }
 
 // call sends a JSON request and decodes the answer into out (if not nil).

@@ -13,6 +13,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 
+	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/scheduler"
 	"github.com/smartorch/smartorch/store"
@@ -21,7 +22,7 @@ import (
 // Planner decides where enablers go.
 type Planner struct {
 	Store  *store.Store
-	Charts *release.Charts
+	Charts *chartrepo.Charts
 	// Prometheus is the central Prometheus URL (empty: none); a cluster's
 	// own prometheusUrl takes precedence.
 	Prometheus string
@@ -58,10 +59,10 @@ type Spec struct {
 
 // Demand resolves the chart and renders it with the values; the demand is
 // what its pod templates request.
-func (p *Planner) Demand(ctx context.Context, spec Spec) (scheduler.Demand, release.Resolved, error) {
+func (p *Planner) Demand(ctx context.Context, spec Spec) (scheduler.Demand, chartrepo.Resolved, error) {
 	ch, resolved, err := p.Chart(ctx, spec.HelmChart, spec.Version)
 	if err != nil {
-		return scheduler.Demand{}, release.Resolved{}, err
+		return scheduler.Demand{}, chartrepo.Resolved{}, err
 	}
 	manifest, err := release.Render(ch, spec.Values, spec.Name, spec.Namespace)
 	if err != nil {
@@ -83,14 +84,14 @@ func (p *Planner) defaults() scheduler.Resources {
 
 // Chart loads the chart ref names at version from the registered
 // repositories (with their credentials).
-func (p *Planner) Chart(ctx context.Context, ref, version string) (*chart.Chart, release.Resolved, error) {
+func (p *Planner) Chart(ctx context.Context, ref, version string) (*chart.Chart, chartrepo.Resolved, error) {
 	repos, err := p.Store.Repos.Find(ctx, nil)
 	if err != nil {
-		return nil, release.Resolved{}, err
+		return nil, chartrepo.Resolved{}, err
 	}
-	sources := make([]release.Repository, 0, len(repos))
+	sources := make([]chartrepo.Repository, 0, len(repos))
 	for _, r := range repos {
-		sources = append(sources, release.Repository{Name: r.Name, URL: r.URL, Username: r.Username, Password: r.Password})
+		sources = append(sources, chartrepo.Repository{Name: r.Name, URL: r.URL, Username: r.Username, Password: r.Password})
 	}
 	return p.Charts.Load(ctx, ref, version, sources)
 }

@@ -1,9 +1,9 @@
 // Package release installs, inspects and removes Helm releases on one
-// cluster with the Helm SDK, and finds, downloads and renders charts.
+// cluster with the Helm SDK, and renders charts: the chart it is handed
+// (package chartrepo finds and downloads them).
 //
 // Every call builds its own Helm configuration from the kubeconfig bytes
-// in memory: nothing is written to disk except chart archives in
-// Charts.CacheDir. Releases carry OwnerLabel, the id of the enabler that
+// in memory: nothing is written to disk. Releases carry OwnerLabel, the id of the enabler that
 // installed them, and the package never changes a release another owner
 // (or plain Helm) installed.
 package release

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/testenv"
 )
 
@@ -38,8 +39,8 @@ func TestCluster(t *testing.T) {
 	watched := isolateFiles(t)
 	h := &harness{
 		cluster: env.Clusters[0],
-		charts:  &Charts{CacheDir: cacheDir},
-		repos:   []Repository{{Name: "test", URL: env.ChartRepo.URL}},
+		charts:  &chartrepo.Charts{CacheDir: cacheDir},
+		repos:   []chartrepo.Repository{{Name: "test", URL: env.ChartRepo.URL}},
 	}
 
 	t.Run("ops", func(t *testing.T) {
@@ -105,8 +106,8 @@ func isolateFiles(t *testing.T) string {
 
 type harness struct {
 	cluster *testenv.Cluster
-	charts  *Charts
-	repos   []Repository
+	charts  *chartrepo.Charts
+	repos   []chartrepo.Repository
 }
 
 func (h *harness) target(t *testing.T, namespace string) Target {

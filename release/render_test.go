@@ -8,15 +8,16 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 
+	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/testenv"
 )
 
 func TestRender(t *testing.T) {
 	t.Parallel()
 	chartRepo := testenv.StartChartRepo(t)
-	repos := []Repository{{Name: "test", URL: chartRepo.URL}}
+	repos := []chartrepo.Repository{{Name: "test", URL: chartRepo.URL}}
 	load := func() *chart.Chart {
-		ch, _, err := (&Charts{}).Load(context.Background(), "test/web", "0.1.0", repos)
+		ch, _, err := (&chartrepo.Charts{}).Load(context.Background(), "test/web", "0.1.0", repos)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,17 +26,25 @@ var ErrRevisionNotFound = errors.New("revision not found")
 // ("Rollback to 2").
 const rollbackPrefix = "Rollback to "
 
+// ValuesMode says what an upgrade does with the deployed revision's values.
+type ValuesMode int
+
+const (
+	ReplaceValues ValuesMode = iota // the upgrade's values replace them
+	ReuseValues                     // the upgrade's values are merged over them
+)
+
 // Upgrade upgrades release name, owned by owner, to chart ch with values,
 // without waiting for readiness (WaitReady does). A release of another
 // owner gives an error wrapping ErrNotOwned, a missing (or uninstalled)
 // one an error wrapping ErrReleaseNotFound.
 //
-// With reuse, values are merged over the user values of the current
+// With ReuseValues, values are merged over the user values of the current
 // revision (the latest deployed one), keys of values winning and a null
 // removing a key: Helm's --reset-then-reuse-values, so the defaults of the
-// new chart apply to what neither sets. Without reuse, values replace them
-// (Helm's --reset-values; plain Helm would keep the old values when values
-// is empty). The owner label is kept.
+// new chart apply to what neither sets. With ReplaceValues, values replace
+// them (Helm's --reset-values; plain Helm would keep the old values when
+// values is empty). The owner label is kept.
 //
 // It is idempotent, as a workflow activity may run it again after a crash:
 //   - the latest revision is deployed with ch's name and version and the
@@ -53,7 +61,8 @@ const rollbackPrefix = "Rollback to "
 //   - a failed latest revision is upgraded over, as Helm does.
 //
 // Helm modifies ch, so ch must not be used by another call at the same time.
-func Upgrade(ctx context.Context, t Target, ch *chart.Chart, name, owner string, values map[string]any, reuse bool) (Release, error) {
+func Upgrade(ctx context.Context, t Target, ch *chart.Chart, name, owner string, values map[string]any, mode ValuesMode) (Release, error) {
+	reuse := mode == ReuseValues
 	if err := checkArgs(name, owner); err != nil {
 		return Release{}, err
 	}

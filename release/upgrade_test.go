@@ -28,10 +28,10 @@ func (h *harness) testUpgradeRollback(t *testing.T) {
 	}
 
 	// Refusals change nothing.
-	if _, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), "nothing", owner, nil, false); !errors.Is(err, ErrReleaseNotFound) {
+	if _, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), "nothing", owner, nil, ReplaceValues); !errors.Is(err, ErrReleaseNotFound) {
 		t.Errorf("Upgrade of a missing release: error = %v, want ErrReleaseNotFound", err)
 	}
-	if _, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, "e-other", map[string]any{"replicaCount": 5}, true); !errors.Is(err, ErrNotOwned) {
+	if _, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, "e-other", map[string]any{"replicaCount": 5}, ReuseValues); !errors.Is(err, ErrNotOwned) {
 		t.Errorf("Upgrade by another owner: error = %v, want ErrNotOwned", err)
 	}
 	if _, err := Rollback(ctx, tg, name, "e-other", 1); !errors.Is(err, ErrNotOwned) {
@@ -46,7 +46,7 @@ func (h *harness) testUpgradeRollback(t *testing.T) {
 
 	// Revision 2: a new chart version; reuse keeps service.port of revision 1.
 	values := map[string]any{"replicaCount": 2}
-	rel, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, values, true)
+	rel, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, values, ReuseValues)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,17 +58,17 @@ func (h *harness) testUpgradeRollback(t *testing.T) {
 
 	// The same again (a retried activity), also spelled out without reuse:
 	// no new revision.
-	for _, reuse := range []bool{true, false} {
+	for _, mode := range []ValuesMode{ReuseValues, ReplaceValues} {
 		vals := values
-		if !reuse {
+		if mode == ReplaceValues {
 			vals = map[string]any{"replicaCount": 2.0, "service": map[string]any{"port": 8080}}
 		}
-		again, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, vals, reuse)
+		again, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, vals, mode)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if again.Revision != 2 || again.Status != "deployed" {
-			t.Errorf("repeated Upgrade (reuse %v) = revision %d %s, want revision 2 unchanged", reuse, again.Revision, again.Status)
+			t.Errorf("repeated Upgrade (mode %v) = revision %d %s, want revision 2 unchanged", mode, again.Revision, again.Status)
 		}
 	}
 	if n := helmRecords(ctx, t, client, ns, name); n != 2 {
@@ -77,7 +77,7 @@ func (h *harness) testUpgradeRollback(t *testing.T) {
 
 	// Revision 3: values replace those of revision 2 (service.port back to
 	// the chart's 80).
-	rel, err = Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, map[string]any{"replicaCount": 3}, false)
+	rel, err = Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, map[string]any{"replicaCount": 3}, ReplaceValues)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func (h *harness) testUpgradeRollback(t *testing.T) {
 
 	// Revision 4: no values without reuse means the chart's defaults (plain
 	// Helm would have kept revision 3's).
-	rel, err = Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, nil, false)
+	rel, err = Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, nil, ReplaceValues)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func (h *harness) testUpgradeRecover(t *testing.T, status helmrelease.Status, al
 	}
 	if status == helmrelease.StatusPendingInstall {
 		setStatus(t, tg, name, status)
-		rel, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, map[string]any{"replicaCount": 2}, true)
+		rel, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, map[string]any{"replicaCount": 2}, ReuseValues)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,15 +193,15 @@ func (h *harness) testUpgradeRecover(t *testing.T, status helmrelease.Status, al
 		return
 	}
 
-	if _, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, map[string]any{"replicaCount": 2}, false); err != nil {
+	if _, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, map[string]any{"replicaCount": 2}, ReplaceValues); err != nil {
 		t.Fatal(err)
 	}
 	interrupt(t, tg, name, status, !alone) // revision 2 was interrupted
 
-	if _, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, "e-other", nil, false); !errors.Is(err, ErrNotOwned) {
+	if _, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, "e-other", nil, ReplaceValues); !errors.Is(err, ErrNotOwned) {
 		t.Errorf("Upgrade by another owner: error = %v, want ErrNotOwned", err)
 	}
-	rel, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, map[string]any{"replicaCount": 3}, true)
+	rel, err := Upgrade(ctx, tg, h.load(t, "web", "0.2.0"), name, owner, map[string]any{"replicaCount": 3}, ReuseValues)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func (h *harness) testCheck(t *testing.T) {
 
 	// Scaled beyond what the node has.
 	if _, err := Upgrade(ctx, tg, h.load(t, "web", "0.1.0"), name, owner,
-		map[string]any{"resources": map[string]any{"requests": map[string]any{"cpu": "64"}}}, true); err != nil {
+		map[string]any{"resources": map[string]any{"requests": map[string]any{"cpu": "64"}}}, ReuseValues); err != nil {
 		t.Fatal(err)
 	}
 	health = checkUntil(ctx, t, tg, name, func(h Health) bool {

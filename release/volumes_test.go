@@ -136,7 +136,7 @@ func (h *harness) testVolumesInstalled(t *testing.T) {
 		t.Fatal(err)
 	}
 	pendingClaim(ctx, t, client, ns, "data-live-stateful-3", nil)
-	if _, err := Upgrade(ctx, tg, h.load(t, "stateful", ""), name, owner, map[string]any{"replicaCount": 0}, true); err != nil {
+	if _, err := Upgrade(ctx, tg, h.load(t, "stateful", ""), name, owner, map[string]any{"replicaCount": 0}, ReuseValues); err != nil {
 		t.Fatal(err)
 	}
 	waitPodsRunning(ctx, t, client, ns, name, 0)

@@ -3,7 +3,6 @@ package workflows
 import (
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/smartorch/smartorch/activities"
 	"github.com/smartorch/smartorch/scheduler"
 	"github.com/smartorch/smartorch/store"
 )
@@ -25,8 +24,6 @@ func InstantiateEnabler(ctx workflow.Context, enablerID string) error {
 	op.finish(err)
 	return err
 }
-
-var enablers *activities.Enablers
 
 func instantiateEnabler(op *operation, id string) error {
 	var demand scheduler.Demand

@@ -3,7 +3,6 @@ package workflows
 import (
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/smartorch/smartorch/activities"
 	"github.com/smartorch/smartorch/store"
 )
 
@@ -23,8 +22,6 @@ func JoinCluster(ctx workflow.Context, clusterID string) error {
 	op.finish(err)
 	return err
 }
-
-var clusters *activities.Clusters
 
 func joinCluster(op *operation, id string) error {
 	if err := op.do("reach the API server", clusterCall, nil, clusters.Connect, id); err != nil {

@@ -120,6 +120,10 @@ const (
 )
 
 // undo registers a compensation to run if the operation later fails.
+// Workflows register it before the step it undoes, not after: a step that
+// fails (or whose worker dies before reporting) may have done part of its
+// work, and only an undo registered before it cleans that up. So every undo
+// is idempotent and does nothing where there is nothing to undo.
 func (op *operation) undo(name string, opts workflow.ActivityOptions, fn any, args ...any) {
 	op.compensation = append(op.compensation, step{name: name, opts: opts, fn: fn, args: args})
 }

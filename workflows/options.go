@@ -9,6 +9,13 @@ import (
 	"github.com/smartorch/smartorch/activities"
 )
 
+// The activity handles: workflows name activities by these methods (nil
+// receivers, never called here); the worker registers the real ones.
+var (
+	clusters *activities.Clusters
+	enablers *activities.Enablers
+)
+
 // Activity options, each with an explicit retry policy. When a policy's
 // attempts are used up the operation waits for the operator.
 var (

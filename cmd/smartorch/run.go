@@ -17,7 +17,6 @@ import (
 	"github.com/smartorch/smartorch/auth"
 	"github.com/smartorch/smartorch/chartrepo"
 	"github.com/smartorch/smartorch/placement"
-	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/store"
 	"github.com/smartorch/smartorch/worker"
 )
@@ -154,7 +153,7 @@ func serve(ctx context.Context, cfg *config, start func(*services) (stop func(),
 func (s *services) planner() *placement.Planner {
 	return &placement.Planner{
 		Store:      s.store,
-		Charts:     &release.Charts{CacheDir: filepath.Join(s.cfg.cacheDir, "charts"), Logger: s.logger},
+		Charts:     &chartrepo.Charts{CacheDir: filepath.Join(s.cfg.cacheDir, "charts"), Logger: s.logger},
 		Prometheus: s.cfg.prometheusURL,
 		Logger:     s.logger,
 	}

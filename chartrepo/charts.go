@@ -1,4 +1,4 @@
-package release
+package chartrepo
 
 import (
 	"bytes"
@@ -7,11 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,23 +16,19 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/google/renameio/v2"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
 	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
-	"sigs.k8s.io/yaml"
 )
 
 // ErrChartNotFound wraps the errors of Load that the caller's input caused:
 // an unknown repository, a chart not in the repository, no such version, a
 // chart that is not an application chart.
 var ErrChartNotFound = errors.New("chart not found")
-
-// maxDownload bounds an index or chart archive held in memory.
-const maxDownload = 256 << 20
 
 // Charts finds, downloads and loads charts, caching archives in CacheDir by
 // repository URL, name and exact version (so a retry or another activity
@@ -116,14 +109,9 @@ func (c *Charts) Load(ctx context.Context, ref, version string, repos []Reposito
 // fromIndex resolves the version in the repository's index.yaml and
 // downloads the archive it names.
 func (c *Charts) fromIndex(ctx context.Context, r Repository, name, version string) ([]byte, Resolved, error) {
-	indexURL := strings.TrimSuffix(r.URL, "/") + "/index.yaml"
-	body, err := c.get(ctx, indexURL, r)
+	idx, err := fetchIndex(ctx, r, c.timeout())
 	if err != nil {
 		return nil, Resolved{}, err
-	}
-	idx, err := parseIndex(body)
-	if err != nil {
-		return nil, Resolved{}, fmt.Errorf("%s: %w", indexURL, err)
 	}
 	cv, err := idx.Get(name, version)
 	switch {
@@ -132,33 +120,16 @@ func (c *Charts) fromIndex(ctx context.Context, r Repository, name, version stri
 	case err != nil:
 		return nil, Resolved{}, fmt.Errorf("%w: %s", ErrChartNotFound, noVersion(name, version, idx.Entries[name]))
 	case len(cv.URLs) == 0:
-		return nil, Resolved{}, fmt.Errorf("%s: chart %s %s has no download URL", indexURL, name, cv.Version)
+		return nil, Resolved{}, fmt.Errorf("%s: chart %s %s has no download URL", indexURL(r), name, cv.Version)
 	}
 	archiveURL, err := repo.ResolveReferenceURL(r.URL, cv.URLs[0])
 	if err != nil {
-		return nil, Resolved{}, fmt.Errorf("%s: %w", indexURL, err)
+		return nil, Resolved{}, fmt.Errorf("%s: %w", indexURL(r), err)
 	}
 	data, err := c.cached(r.URL, name, cv.Version, cv.Digest, func() ([]byte, error) {
-		return c.get(ctx, archiveURL, r)
+		return get(ctx, archiveURL, r, c.timeout())
 	})
 	return data, Resolved{Version: cv.Version, URL: archiveURL}, err
-}
-
-// parseIndex parses an index.yaml in memory as repo.LoadIndexFile does from
-// a file, dropping entries without metadata.
-func parseIndex(data []byte) (*repo.IndexFile, error) {
-	var idx repo.IndexFile
-	if err := yaml.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("not a chart repository index: %w", err)
-	}
-	if idx.APIVersion == "" {
-		return nil, repo.ErrNoAPIVersion
-	}
-	for name, versions := range idx.Entries {
-		idx.Entries[name] = slices.DeleteFunc(versions, func(v *repo.ChartVersion) bool { return v == nil || v.Metadata == nil })
-	}
-	idx.SortEntries()
-	return &idx, nil
 }
 
 // noVersion says which versions exist when none matched.
@@ -178,41 +149,6 @@ func noVersion(name, version string, versions repo.ChartVersions) string {
 	return fmt.Sprintf("chart %s has no %s (versions: %s)", name, want, strings.Join(have, ", "))
 }
 
-// get fetches href, with the repository's basic auth only when href has the
-// repository's scheme and host.
-func (c *Charts) get(ctx context.Context, href string, r Repository) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, href, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("User-Agent", "smartorch (Helm/3)")
-	if r.Username != "" && sameOrigin(href, r.URL) {
-		req.SetBasicAuth(r.Username, r.Password)
-	}
-	resp, err := (&http.Client{Timeout: c.timeout()}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", href, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDownload+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", href, err)
-	}
-	if len(data) > maxDownload {
-		return nil, fmt.Errorf("GET %s: larger than %d MiB", href, maxDownload>>20)
-	}
-	return data, nil
-}
-
-func sameOrigin(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && ua.Scheme == ub.Scheme && ua.Host == ub.Host
-}
-
 // fromRegistry pulls repository/name (repository is "oci://host/path") at
 // version, the tag; "" or a constraint picks the newest matching semver tag.
 func (c *Charts) fromRegistry(ctx context.Context, repository, name, version string, creds *Repository) ([]byte, Resolved, error) {
@@ -220,7 +156,7 @@ func (c *Charts) fromRegistry(ctx context.Context, repository, name, version str
 		return nil, Resolved{}, err
 	}
 	ref := strings.TrimPrefix(repository, ociScheme) + "/" + name
-	client, err := c.registryClient(ref, creds)
+	client, err := registryClient(ref, creds, c.timeout())
 	if err != nil {
 		return nil, Resolved{}, err
 	}
@@ -275,46 +211,6 @@ func registryError(ref string, err error) error {
 	return fmt.Errorf("%s: %w", ref, err)
 }
 
-// registryClient returns a Helm registry client for ref ("host/path/chart")
-// that authenticates with creds to that host only, and never with the
-// credentials stored on this machine (docker or helm config files).
-func (c *Charts) registryClient(ref string, creds *Repository) (*registry.Client, error) {
-	host, _, _ := strings.Cut(ref, "/")
-	hc := &http.Client{Timeout: c.timeout()}
-	authorizer := auth.Client{Client: hc, Cache: auth.NewCache(), Credential: registryCredential(host, creds)}
-	opts := []registry.ClientOption{
-		registry.ClientOptHTTPClient(hc),
-		registry.ClientOptAuthorizer(authorizer),
-		registry.ClientOptWriter(io.Discard),
-		// An empty file: the client neither reads nor writes ~/.config/helm.
-		registry.ClientOptCredentialsFile(os.DevNull),
-	}
-	hostname := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		hostname = h
-	}
-	if isLoopback(hostname) {
-		opts = append(opts, registry.ClientOptPlainHTTP())
-	}
-	return registry.NewClient(opts...)
-}
-
-func registryCredential(host string, creds *Repository) auth.CredentialFunc {
-	if creds == nil || creds.Username == "" {
-		return func(context.Context, string) (auth.Credential, error) { return auth.EmptyCredential, nil }
-	}
-	return auth.StaticCredential(host, auth.Credential{Username: creds.Username, Password: creds.Password})
-}
-
-// isLoopback allows plain-HTTP registries only on this machine (dev and tests).
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // cached returns the archive of name at version from repository, from the
 // cache when it is there (and matches digest, the index's sha256 when it
 // gives one), else from fetch, storing it.
@@ -334,7 +230,12 @@ func (c *Charts) cached(repository, name, version, digest string, fetch func() (
 		return nil, fmt.Errorf("chart %s %s: archive does not match the index digest %s", name, version, digest)
 	}
 	if path != "" {
-		if err := writeAtomic(path, data); err != nil {
+		// Through a temporary file: concurrent readers see the whole archive or none.
+		err := os.MkdirAll(filepath.Dir(path), 0o700)
+		if err == nil {
+			err = renameio.WriteFile(path, data, 0o600, renameio.WithTempDir(filepath.Dir(path)))
+		}
+		if err != nil {
 			// The chart is loaded all the same; the next call downloads again.
 			c.logger().Warn("cannot cache chart archive", "path", path, "error", err)
 		}
@@ -356,29 +257,6 @@ func matches(data []byte, digest string) bool {
 	}
 	sum := sha256.Sum256(data)
 	return strings.EqualFold(strings.TrimPrefix(digest, "sha256:"), hex.EncodeToString(sum[:]))
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// directory, so concurrent readers see the whole archive or none.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".download-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 func (c *Charts) timeout() time.Duration {

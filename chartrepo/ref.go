@@ -1,4 +1,4 @@
-package release
+package chartrepo
 
 import (
 	"fmt"
@@ -6,10 +6,6 @@ import (
 	"regexp"
 	"strings"
 )
-
-// Repository is a registered chart repository: an http(s) index or an
-// oci:// registry (URL like oci://host/path).
-type Repository struct{ Name, URL, Username, Password string }
 
 const ociScheme = "oci://"
 

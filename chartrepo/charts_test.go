@@ -1,4 +1,4 @@
-package release
+package chartrepo
 
 import (
 	"context"
