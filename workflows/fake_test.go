@@ -45,7 +45,7 @@ func newRun(t *testing.T) *run {
 	env := suite.NewTestWorkflowEnvironment()
 	workflows.Register(env)
 	f := &fakeActivities{results: map[string]any{}, errs: map[string]error{}}
-	for _, acts := range []any{&activities.Clusters{}, &activities.Enablers{}} {
+	for _, acts := range []any{&activities.Clusters{}, &activities.Enablers{}, &activities.Health{}} {
 		env.RegisterActivity(acts)
 		typ := reflect.TypeOf(acts)
 		for i := range typ.NumMethod() {

@@ -21,6 +21,7 @@ func TestInstantiateEnabler(t *testing.T) {
 		release = "release the reserved capacity"
 		mirror  = "mirror the global services"
 		enable  = "enable the enabler"
+		watch   = "watch the cluster's health if the enabler fails over"
 	)
 
 	t.Run("places with the chart's demand, installs, waits, enables", func(t *testing.T) {
@@ -28,11 +29,13 @@ func TestInstantiateEnabler(t *testing.T) {
 		want := scheduler.Demand{Workloads: []scheduler.Workload{{Kind: "Deployment", Name: "web", Replicas: 2}}}
 		r.returns("Demand", want)
 		r.env.ExecuteWorkflow(workflows.InstantiateEnabler, "e1")
-		r.ends(workflows.StateCompleted, "", demand, place, install, wait, release, mirror, enable)
+		r.ends(workflows.StateCompleted, "", demand, place, install, wait, release, mirror, enable, watch)
 		if got := r.callsOf("Place"); len(got) != 1 || !reflect.DeepEqual(got[0], []any{"e1", want}) {
 			t.Errorf("Place calls = %v, want one with the demand %v", got, want)
 		}
-		r.lastCall("SetEnablerStatus", "e1", store.StatusEnabled, "")
+		if got := r.callsOf("SetEnablerStatus"); len(got) != 1 || !reflect.DeepEqual(got[0], []any{"e1", store.StatusEnabled, ""}) {
+			t.Errorf("SetEnablerStatus calls = %v, want one setting Enabled", got)
+		}
 	})
 
 	t.Run("nothing fits: the reservation is released and the error recorded", func(t *testing.T) {
