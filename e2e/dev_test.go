@@ -33,6 +33,10 @@ func startDev(t *testing.T, env *testenv.Env) *devProcess {
 	}
 	apiPort, temporalPort, uiPort := freePort(t), freePort(t), freePort(t)
 	d := &devProcess{bin: bin, url: "http://127.0.0.1:" + strconv.Itoa(apiPort), temporalUI: "http://127.0.0.1:" + strconv.Itoa(uiPort)}
+	prometheus := ""
+	if env.Prometheus != nil {
+		prometheus = env.Prometheus.URL
+	}
 	cmd := exec.Command(bin, "dev")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SMARTORCH_") || strings.HasPrefix(kv, "SMARTORCH_TOOLS") {
@@ -45,7 +49,7 @@ func startDev(t *testing.T, env *testenv.Env) *devProcess {
 		fmt.Sprintf("SMARTORCH_LISTEN=127.0.0.1:%d", apiPort),
 		fmt.Sprintf("SMARTORCH_TEMPORAL_PORT=%d", temporalPort),
 		fmt.Sprintf("SMARTORCH_TEMPORAL_UI_PORT=%d", uiPort),
-		"SMARTORCH_PROMETHEUS_URL="+env.Prometheus.URL,
+		"SMARTORCH_PROMETHEUS_URL="+prometheus,
 		"SMARTORCH_ADMIN_PASSWORD="+adminPassword,
 	)
 	logPath := filepath.Join(env.Dir, "smartorch-dev.log")
