@@ -146,11 +146,7 @@ func BenchmarkInstantiate(b *testing.B) {
 // repository as "test".
 func joinAndAddRepo(b *testing.B, o *orchestrator, env *testenv.Env) {
 	b.Helper()
-	for _, c := range env.Clusters {
-		if code, a := o.join(c, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
-			b.Fatalf("join %s: %d %+v", c.Name, code, a)
-		}
-	}
+	o.joinAll(env, nil)
 	o.addTestRepo(env.ChartRepo.URL)
 }
 

@@ -57,11 +57,7 @@ func placementEnv(t *testing.T) (*testenv.Env, *orchestrator) {
 		},
 	})
 	o := startOrchestrator(t, env)
-	for _, c := range env.Clusters {
-		if code, a := o.join(c, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
-			t.Fatalf("join %s: %d %+v", c.Name, code, a)
-		}
-	}
+	o.joinAll(env, nil)
 	if code := o.call("POST", "/api/chartrepo", map[string]any{"name": "test", "description": "test charts", "url": env.ChartRepo.URL}, nil); code != 201 {
 		t.Fatalf("add chart repository: %d", code)
 	}
@@ -328,11 +324,7 @@ func TestConcurrentPlacementsNeverOvercommit(t *testing.T) {
 		},
 	})
 	o := startOrchestrator(t, env)
-	for _, c := range env.Clusters {
-		if code, a := o.join(c, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
-			t.Fatalf("join %s: %d %+v", c.Name, code, a)
-		}
-	}
+	o.joinAll(env, nil)
 	o.addTestRepo(env.ChartRepo.URL)
 	// 400m per pod: two per 1-CPU edge node (6 on the edges), five on the cloud.
 	values := map[string]any{"resources": map[string]any{"requests": map[string]any{"cpu": "400m", "memory": "128Mi"}}}

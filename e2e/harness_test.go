@@ -207,6 +207,17 @@ func (o *orchestrator) join(c *testenv.Cluster, extra map[string]any, wait strin
 	return code, a
 }
 
+// joinAll joins every cluster of env, in order, each with extra in its
+// request, and fails the test unless each one is Enabled.
+func (o *orchestrator) joinAll(env *testenv.Env, extra map[string]any) {
+	o.t.Helper()
+	for _, c := range env.Clusters {
+		if code, a := o.join(c, extra, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
+			o.t.Fatalf("join %s: %d %+v", c.Name, code, a)
+		}
+	}
+}
+
 // addTestRepo registers testenv's chart repository as "test".
 func (o *orchestrator) addTestRepo(url string) {
 	o.t.Helper()

@@ -67,11 +67,7 @@ func TestEnablerLifecycle(t *testing.T) {
 	})
 	o := startOrchestrator(t, env)
 	cloud, edge := env.Clusters[0], env.Clusters[1]
-	for _, c := range env.Clusters {
-		if code, a := o.join(c, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
-			t.Fatalf("join %s: %d %+v", c.Name, code, a)
-		}
-	}
+	o.joinAll(env, nil)
 	o.addTestRepo(env.ChartRepo.URL)
 
 	t.Run("terminate uninstalls and keeps the record; instantiating again works elsewhere", func(t *testing.T) {
