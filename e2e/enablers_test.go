@@ -45,16 +45,20 @@ type enablerView struct {
 // placementEnv is a cloud and three edges of known sizes: edge-1 is the
 // smallest (2 CPUs), edge-3 the largest (8 CPUs), edge-2 has the most
 // traffic, and the cloud (16 CPUs) is only a fallback.
+// placementClusters are the placement tests' cloud and three edges of
+// 2, 4 and 8 CPUs.
+var placementClusters = []testenv.ClusterOptions{
+	{Name: "cloud", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "16", Memory: "32Gi", PodCIDR: "10.217.0.0/24"}}},
+	{Name: "edge-1", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "2", Memory: "4Gi"}}},
+	{Name: "edge-2", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "4", Memory: "8Gi"}}},
+	{Name: "edge-3", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
+}
+
 func placementEnv(t *testing.T) (*testenv.Env, *orchestrator) {
 	t.Helper()
 	env := testenv.Start(t, testenv.Options{
 		Temporal: true, Prometheus: true, ChartRepo: true,
-		Clusters: []testenv.ClusterOptions{
-			{Name: "cloud", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "16", Memory: "32Gi", PodCIDR: "10.217.0.0/24"}}},
-			{Name: "edge-1", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "2", Memory: "4Gi"}}},
-			{Name: "edge-2", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "4", Memory: "8Gi"}}},
-			{Name: "edge-3", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
-		},
+		Clusters: placementClusters,
 	})
 	o := startOrchestrator(t, env)
 	o.joinAll(env, nil)

@@ -63,12 +63,7 @@ func TestForecastPlacement(t *testing.T) {
 		testenv.NodeHistory("edge-3", "edge-3-node-1", from, to, time.Minute, steady(8e6, 8, 7.9, 16*gi, 4*gi))...)
 	env := testenv.Start(t, testenv.Options{
 		Temporal: true, Prometheus: true, ChartRepo: true, History: history,
-		Clusters: []testenv.ClusterOptions{
-			{Name: "cloud", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "16", Memory: "32Gi", PodCIDR: "10.217.0.0/24"}}},
-			{Name: "edge-1", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "2", Memory: "4Gi"}}},
-			{Name: "edge-2", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "4", Memory: "8Gi"}}},
-			{Name: "edge-3", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{CPU: "8", Memory: "16Gi"}}},
-		},
+		Clusters: placementClusters,
 	})
 	o := startOrchestrator(t, env)
 	for _, c := range env.Clusters {
