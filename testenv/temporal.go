@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,8 +37,21 @@ func startTemporal(dir string, ui, persistent bool, track func(*process)) (*Temp
 	if err != nil {
 		return nil, err
 	}
+	// A free port can be taken by another process before the server binds
+	// it (the dev server also picks ports of its own): start again on new
+	// ones rather than fail the test.
+	for attempt := 1; ; attempt++ {
+		t, err := startTemporalOnFreePorts(bin, dir, ui, persistent, track)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return t, err
+		}
+	}
+}
+
+func startTemporalOnFreePorts(bin, dir string, ui, persistent bool, track func(*process)) (*Temporal, error) {
 	ports := make([]int, 4)
 	for i := range ports {
+		var err error
 		if ports[i], err = freePort(); err != nil {
 			return nil, err
 		}
