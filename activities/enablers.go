@@ -21,6 +21,8 @@ type Enablers struct {
 	Store   *store.Store
 	Planner *placement.Planner
 	Logger  *slog.Logger
+	// HoldMargin overrides holdMargin (tests).
+	HoldMargin time.Duration
 }
 
 func (a *Enablers) spec(e *store.Enabler) placement.Spec {
@@ -91,7 +93,9 @@ func (a *Enablers) Place(ctx context.Context, id string, demand scheduler.Demand
 			return err
 		}
 	}
-	decision, err := a.Planner.Reserve(ctx, id, a.spec(e), demand)
+	ctx, stop := heartbeat(ctx)
+	defer stop()
+	decision, err := a.Planner.Reserve(ctx, id, a.spec(e), demand, a.lease(e))
 	if err != nil {
 		return err
 	}
@@ -111,6 +115,20 @@ func (a *Enablers) Place(ctx context.Context, id string, demand scheduler.Demand
 		return permanentError(ErrorNoFit, "%s", decision.Reason)
 	}
 	return nil
+}
+
+// holdMargin is added to an enabler's timeout to make the lease of its
+// hold: time for the install before the wait for readiness starts.
+const holdMargin = 10 * time.Minute
+
+// lease is how long the enabler's placement holds capacity unless released
+// sooner: its install and its wait for readiness.
+func (a *Enablers) lease(e *store.Enabler) time.Duration {
+	margin := a.HoldMargin
+	if margin == 0 {
+		margin = holdMargin
+	}
+	return time.Duration(e.TimeoutSeconds)*time.Second + margin
 }
 
 // ReleaseReservation drops the enabler's hold on capacity: its pods run (and

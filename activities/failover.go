@@ -39,7 +39,9 @@ func (a *Enablers) PlaceAway(ctx context.Context, id string, demand scheduler.De
 		spec.Target, spec.Policy = "", scheduler.WorstFit
 	}
 	spec.Exclude = []scheduler.Exclusion{{ClusterID: move.FromID, Reason: fmt.Sprintf("the enabler is moving off it (%s: %s)", move.Kind, move.Reason)}}
-	decision, err := a.Planner.Reserve(ctx, id, spec, demand)
+	ctx, stop := heartbeat(ctx)
+	defer stop()
+	decision, err := a.Planner.Reserve(ctx, id, spec, demand, a.lease(e))
 	if err != nil {
 		return err
 	}

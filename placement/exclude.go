@@ -33,7 +33,7 @@ func exclusions(clusters []store.Cluster, spec Spec) []scheduler.Exclusion {
 // gatherExcluding gathers the state of the clusters not excluded (an
 // excluded cluster is not read: it may be dead) and marks the others
 // unavailable with the exclusions' reasons.
-func (p *Planner) gatherExcluding(ctx context.Context, clusters []store.Cluster, spec Spec, held map[string]*store.Reservation, ignore string, traffic bool) []scheduler.Cluster {
+func (p *Planner) gatherExcluding(ctx context.Context, clusters []store.Cluster, spec Spec, notBefore func(id string) time.Time, traffic bool) *snapshot {
 	excluded := exclusions(clusters, spec)
 	var read []store.Cluster
 	var skipped []scheduler.Cluster
@@ -44,5 +44,7 @@ func (p *Planner) gatherExcluding(ctx context.Context, clusters []store.Cluster,
 			read = append(read, c)
 		}
 	}
-	return scheduler.Exclude(append(p.gather(ctx, read, held, ignore, traffic, spec.horizon()), skipped...), excluded)
+	snap := p.gather(ctx, read, notBefore, traffic, spec.horizon())
+	snap.states = scheduler.Exclude(append(snap.states, skipped...), excluded)
+	return snap
 }

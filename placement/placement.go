@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -31,6 +34,11 @@ type Planner struct {
 	// TrafficMaxAge is how old a traffic figure may be and still count.
 	TrafficMaxAge time.Duration
 	Logger        *slog.Logger
+
+	// commit serialises deciding and holding within this process.
+	commit sync.Mutex
+	// reads shares the reading of clusters between placements.
+	reads nodeReads
 }
 
 // DefaultPod is the request assumed for a container that declares none
@@ -98,39 +106,103 @@ func (p *Planner) Chart(ctx context.Context, ref, version string) (*chart.Chart,
 
 // Preview decides with no side effects.
 func (p *Planner) Preview(ctx context.Context, spec Spec, demand scheduler.Demand) (scheduler.Decision, error) {
-	d, _, err := p.decide(ctx, spec, demand, "")
-	return d, err
+	held, err := p.reservations(ctx)
+	if err != nil {
+		return scheduler.Decision{}, err
+	}
+	snap, err := p.snapshot(ctx, spec, held)
+	if err != nil {
+		return scheduler.Decision{}, err
+	}
+	return p.place(snap, spec, demand, held, ""), nil
 }
 
-// Reserve decides and holds the chosen cluster's capacity for enablerID.
-// The hold is written with compare-and-swap on the cluster's reservation
-// document, read before the cluster's pods: if another placement or a
-// release changed it meanwhile, the decision is taken again on fresh state.
-// Any earlier hold of enablerID is replaced.
-func (p *Planner) Reserve(ctx context.Context, enablerID string, spec Spec, demand scheduler.Demand) (scheduler.Decision, error) {
+// regatherAfter is how long gathered cluster state may serve decisions
+// taken again after a conflict.
+const regatherAfter = 3 * time.Second
+
+// Reserve decides and holds the chosen cluster's capacity for enablerID
+// until the hold is released or its lease (a duration from now) ends. Any
+// earlier hold of enablerID is replaced.
+//
+// The cluster state is gathered once, outside any lock; deciding and
+// writing the hold are serialised in this process (as a plan applier
+// would), so placements running here never conflict with each other. A
+// hold written meanwhile by another process makes the compare-and-swap
+// fail: the reservations are read again and the decision taken again on
+// the state already gathered, which is read again only when it is older
+// than regatherAfter or predates capacity freed since.
+func (p *Planner) Reserve(ctx context.Context, enablerID string, spec Spec, demand scheduler.Demand, lease time.Duration) (scheduler.Decision, error) {
 	if err := p.Release(ctx, enablerID); err != nil {
 		return scheduler.Decision{}, err
 	}
+	held, err := p.reservations(ctx)
+	if err != nil {
+		return scheduler.Decision{}, err
+	}
 	for {
-		decision, held, err := p.decide(ctx, spec, demand, enablerID)
-		if err != nil || decision.ClusterID == "" {
-			return decision, err
+		snap, err := p.snapshot(ctx, spec, held)
+		if err != nil {
+			return scheduler.Decision{}, err
 		}
-		err = p.hold(ctx, decision, held[decision.ClusterID], enablerID)
-		if errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrDuplicate) || errors.Is(err, store.ErrNotFound) {
-			continue
+		for {
+			var decision scheduler.Decision
+			decision, held, err = p.decideAndHold(ctx, snap, spec, demand, enablerID, lease)
+			if !errors.Is(err, errConflict) {
+				return decision, err
+			}
+			if errors.Is(err, errStaleState) || time.Since(snap.began) > regatherAfter {
+				break
+			}
+			if err := sleep(ctx, time.Duration(1+rand.IntN(20))*time.Millisecond); err != nil {
+				return scheduler.Decision{}, err
+			}
 		}
-		return decision, err
 	}
 }
 
-func (p *Planner) hold(ctx context.Context, d scheduler.Decision, r *store.Reservation, enablerID string) error {
-	h := store.Hold{EnablerID: enablerID, Nodes: d.Nodes, Since: time.Now().UTC()}
-	if r == nil {
-		r = &store.Reservation{Meta: store.Meta{ID: d.ClusterID}, Holds: []store.Hold{h}}
-		return p.Store.Reservations.Insert(ctx, r)
+var (
+	// errConflict: another placement wrote the reservations meanwhile.
+	errConflict = errors.New("reservations changed")
+	// errStaleState: capacity was freed after the cluster state was read,
+	// so the pods that took its place may be missing from it.
+	errStaleState = fmt.Errorf("%w: capacity freed since the cluster state was read", errConflict)
+)
+
+// decideAndHold reads the reservations, decides on snap and writes the
+// chosen cluster's hold, one placement of this process at a time. It
+// returns the reservations it read, for the next attempt.
+func (p *Planner) decideAndHold(ctx context.Context, snap *snapshot, spec Spec, demand scheduler.Demand, enablerID string, lease time.Duration) (scheduler.Decision, map[string]*store.Reservation, error) {
+	p.commit.Lock()
+	defer p.commit.Unlock()
+	held, err := p.reservations(ctx)
+	if err != nil {
+		return scheduler.Decision{}, nil, err
 	}
-	r.Holds = append(r.Holds, h)
+	if snap.predates(held) {
+		return scheduler.Decision{}, held, errStaleState
+	}
+	decision := p.place(snap, spec, demand, held, enablerID)
+	if decision.ClusterID == "" {
+		return decision, held, nil
+	}
+	err = p.hold(ctx, decision, held[decision.ClusterID], enablerID, lease)
+	if errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrDuplicate) || errors.Is(err, store.ErrNotFound) {
+		err = fmt.Errorf("%w: %v", errConflict, err)
+	}
+	return decision, held, err
+}
+
+// hold adds enablerID's hold to the cluster's reservation document and
+// sweeps the holds whose lease has ended.
+func (p *Planner) hold(ctx context.Context, d scheduler.Decision, r *store.Reservation, enablerID string, lease time.Duration) error {
+	now := time.Now().UTC()
+	h := store.Hold{EnablerID: enablerID, Nodes: d.Nodes, Since: now, Expires: now.Add(lease)}
+	if r == nil {
+		return p.Store.Reservations.Insert(ctx, &store.Reservation{Meta: store.Meta{ID: d.ClusterID}, Holds: []store.Hold{h}})
+	}
+	r.FreedAt = r.Freed(now)
+	r.Holds = append(slices.DeleteFunc(r.Holds, func(h store.Hold) bool { return !h.Live(now) }), h)
 	return p.Store.Reservations.Update(ctx, r)
 }
 
@@ -143,16 +215,12 @@ func (p *Planner) Release(ctx context.Context, enablerID string) error {
 		}
 		stale := false
 		for _, r := range all {
-			kept := r.Holds[:0]
-			for _, h := range r.Holds {
-				if h.EnablerID != enablerID {
-					kept = append(kept, h)
-				}
-			}
-			if len(kept) == len(r.Holds) {
+			n := len(r.Holds)
+			r.Holds = slices.DeleteFunc(r.Holds, func(h store.Hold) bool { return h.EnablerID == enablerID })
+			if len(r.Holds) == n {
 				continue
 			}
-			r.Holds = kept
+			r.FreedAt = time.Now().UTC()
 			err := p.Store.Reservations.Update(ctx, &r)
 			if errors.Is(err, store.ErrStale) {
 				stale = true
@@ -168,16 +236,26 @@ func (p *Planner) Release(ctx context.Context, enablerID string) error {
 	}
 }
 
-// OtherHolds counts the holds of enablers other than enablerID.
+// OtherHolds counts the live holds of enablers other than enablerID.
 func (p *Planner) OtherHolds(ctx context.Context, enablerID string) (int, error) {
+	return p.countHolds(ctx, func(h store.Hold) bool { return h.EnablerID != enablerID })
+}
+
+// Holds reports whether enablerID holds capacity somewhere.
+func (p *Planner) Holds(ctx context.Context, enablerID string) (bool, error) {
+	n, err := p.countHolds(ctx, func(h store.Hold) bool { return h.EnablerID == enablerID })
+	return n > 0, err
+}
+
+func (p *Planner) countHolds(ctx context.Context, match func(store.Hold) bool) (int, error) {
 	all, err := p.Store.Reservations.Find(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	now, n := time.Now(), 0
 	for _, r := range all {
 		for _, h := range r.Holds {
-			if h.EnablerID != enablerID {
+			if h.Live(now) && match(h) {
 				n++
 			}
 		}
@@ -185,51 +263,43 @@ func (p *Planner) OtherHolds(ctx context.Context, enablerID string) (int, error)
 	return n, nil
 }
 
-// Holds reports whether enablerID holds capacity somewhere.
-func (p *Planner) Holds(ctx context.Context, enablerID string) (bool, error) {
+// reservations reads every cluster's reservation document, by cluster id.
+func (p *Planner) reservations(ctx context.Context) (map[string]*store.Reservation, error) {
 	all, err := p.Store.Reservations.Find(ctx, nil)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	for _, r := range all {
-		for _, h := range r.Holds {
-			if h.EnablerID == enablerID {
-				return true, nil
-			}
-		}
+	held := make(map[string]*store.Reservation, len(all))
+	for i := range all {
+		held[all[i].ID] = &all[i]
 	}
-	return false, nil
+	return held, nil
 }
 
-// decide gathers the inputs and runs the scheduler. The reservations are
-// read first, so a hold released after its pods appeared is counted twice
-// rather than not at all; ignore is an enabler whose own hold does not count.
-func (p *Planner) decide(ctx context.Context, spec Spec, demand scheduler.Demand, ignore string) (scheduler.Decision, map[string]*store.Reservation, error) {
-	reservations, err := p.Store.Reservations.Find(ctx, nil)
-	if err != nil {
-		return scheduler.Decision{}, nil, err
-	}
-	held := map[string]*store.Reservation{}
-	for i := range reservations {
-		held[reservations[i].ID] = &reservations[i]
-	}
-	clusters, err := p.Store.Clusters.Find(ctx, nil)
-	if err != nil {
-		return scheduler.Decision{}, nil, err
-	}
-	states := p.gatherExcluding(ctx, clusters, spec, held, ignore, spec.Policy == scheduler.TrafficMost && spec.Target == "")
-	decision := scheduler.Place(scheduler.Request{
+// place runs the scheduler on the gathered state with the live holds of
+// every enabler but ignore.
+func (p *Planner) place(snap *snapshot, spec Spec, demand scheduler.Demand, held map[string]*store.Reservation, ignore string) scheduler.Decision {
+	now := time.Now()
+	return scheduler.Place(scheduler.Request{
 		Policy:        spec.Policy,
 		Demand:        demand,
-		Clusters:      states,
+		Clusters:      snap.withHolds(held, ignore, now),
 		Target:        spec.Target,
-		Now:           time.Now(),
+		Now:           now,
 		TrafficMaxAge: p.trafficMaxAge(),
 		Constraints:   spec.Constraints,
 		LiveOnly:      spec.LiveOnly,
 		Horizon:       spec.horizon(),
 	})
-	return decision, held, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 func (p *Planner) trafficMaxAge() time.Duration {

@@ -349,11 +349,44 @@ func openJSON(c *Cipher, sealed []byte, aad string, v *map[string]any) error {
 type Reservation struct {
 	Meta  `bson:",inline"`
 	Holds []Hold `bson:"holds" json:"holds"`
+	// FreedAt is when a hold last left the document (released or swept):
+	// cluster state read before then may lack the pods that took its place.
+	FreedAt time.Time `bson:"freedAt,omitempty" json:"freedAt,omitzero"`
 }
 
-// Hold is what one enabler's placement keeps on each node.
+// Hold is what one enabler's placement keeps on each node, until its
+// lease ends: after Expires it counts for nothing and the next placement on
+// the cluster removes it, so a hold that outlives its workflow (a write
+// that landed after its attempt was given up) cannot keep capacity for ever.
 type Hold struct {
 	EnablerID string                `bson:"enablerId" json:"enablerId"`
 	Nodes     []scheduler.NodeShare `bson:"nodes" json:"nodes"`
 	Since     time.Time             `bson:"since" json:"since"`
+	Expires   time.Time             `bson:"expires" json:"expires"`
+}
+
+// legacyLease is the lease of a hold stored before holds had one.
+const legacyLease = time.Hour
+
+// End is when the hold's lease ends.
+func (h Hold) End() time.Time {
+	if h.Expires.IsZero() {
+		return h.Since.Add(legacyLease)
+	}
+	return h.Expires
+}
+
+// Live reports whether the hold still counts at now.
+func (h Hold) Live(now time.Time) bool { return now.Before(h.End()) }
+
+// Freed is when the document's capacity was last given back at now: a hold
+// released or swept, or one whose lease has ended.
+func (r *Reservation) Freed(now time.Time) time.Time {
+	freed := r.FreedAt
+	for _, h := range r.Holds {
+		if !h.Live(now) && h.End().After(freed) {
+			freed = h.End()
+		}
+	}
+	return freed
 }

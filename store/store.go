@@ -53,7 +53,7 @@ func Open(ctx context.Context, uri, name string, cipher *Cipher) (*Store, error)
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	db := client.Database(name)
-	locks := db.Collection("locks")
+	locks := &documentLocks{coll: db.Collection("locks"), local: newKeyMutex()}
 	s := &Store{
 		client:       client,
 		db:           db,
@@ -158,7 +158,7 @@ type sealer interface {
 // Collection stores documents of type T, which embeds Meta.
 type Collection[T any] struct {
 	coll   *mongo.Collection
-	locks  *mongo.Collection
+	locks  *documentLocks
 	cipher *Cipher
 	// unique are the fields with a unique index.
 	unique []string
@@ -166,7 +166,7 @@ type Collection[T any] struct {
 	stamps *mongo.Collection
 }
 
-func newCollection[T any](db *mongo.Database, locks *mongo.Collection, name string, cipher *Cipher, unique ...string) *Collection[T] {
+func newCollection[T any](db *mongo.Database, locks *documentLocks, name string, cipher *Cipher, unique ...string) *Collection[T] {
 	return &Collection[T]{coll: db.Collection(name), locks: locks, cipher: cipher, unique: unique}
 }
 
@@ -236,7 +236,7 @@ func (c *Collection[T]) Count(ctx context.Context, filter any) (int64, error) {
 // (or ErrNotFound when the document is gone) and changes nothing.
 func (c *Collection[T]) Update(ctx context.Context, doc *T) error {
 	m := metaOf(doc)
-	unlock, err := c.lock(ctx, m.ID)
+	unlock, err := c.locks.lock(ctx, c.coll.Name()+"/"+m.ID)
 	if err != nil {
 		return err
 	}

@@ -54,9 +54,11 @@ var (
 		},
 	}
 	// placeCall places an enabler. When nothing fits while other placements
-	// are in flight it is retried for minutes, until they settle.
+	// are in flight it is retried for minutes, until they settle. It
+	// heartbeats, so an attempt whose worker died is retried within seconds.
 	placeCall = workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    15 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    2 * time.Second,
 			BackoffCoefficient: 1.5,
