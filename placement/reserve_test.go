@@ -18,7 +18,8 @@ import (
 // next placement on the cluster removes it.
 func TestStrayHoldEndsWithItsLease(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{Clusters: []testenv.ClusterOptions{{
-		Name: "edge", Nodes: []testenv.NodeOptions{{Name: "edge-node", CPU: "1", Memory: "4Gi"}},
+		Name: "edge", Workloads: true, // kwok makes the node Ready
+		Nodes: []testenv.NodeOptions{{Name: "edge-node", CPU: "1", Memory: "4Gi"}},
 	}}})
 	st := storetest.Open(t).Store
 	ctx := context.Background()
