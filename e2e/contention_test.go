@@ -25,7 +25,7 @@ func TestPlacementsRaceForScarceRoom(t *testing.T) {
 	opts := testenv.Options{Temporal: true, ChartRepo: true}
 	for i := range clusters {
 		opts.Clusters = append(opts.Clusters, testenv.ClusterOptions{
-			Name: fmt.Sprintf("tight-%d", i), Workloads: true,
+			Name: fmt.Sprintf("tight-%d", i), Workloads: true, StorageClass: "standard",
 			Nodes: []testenv.NodeOptions{{Name: fmt.Sprintf("tight-%d-node", i), CPU: "1", Memory: "8Gi"}},
 		})
 	}
@@ -55,7 +55,20 @@ func TestPlacementsRaceForScarceRoom(t *testing.T) {
 		t.FailNow()
 	}
 	eventually(t, 10*time.Minute, "every placement to end", func() bool {
-		return o.countStatus(names, store.StatusEnabled)+o.countStatus(names, store.StatusError) == racers
+		// The store is busy with two hundred workflows: a read that times
+		// out is tried again.
+		stored, err := o.storedEnablers(names)
+		if err != nil {
+			t.Logf("reading the enablers: %v", err)
+			return false
+		}
+		ended := 0
+		for _, e := range stored {
+			if e.Status == store.StatusEnabled || e.Status == store.StatusError {
+				ended++
+			}
+		}
+		return ended == racers
 	})
 
 	stored, err := o.storedEnablers(names)
