@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1.7
 #
 # The Smart Orchestrator image: one static binary on distroless, run as the
-# unprivileged user nonroot (65532). The same image runs the API (the default
-# command) and the Temporal worker:
+# unprivileged user nonroot (65532), built without `smartorch dev` (-tags
+# slim). The same image runs the API (the default command) and the Temporal
+# worker:
 #
 #   docker build --build-arg VERSION="$(git describe --tags --always --dirty)" -t smartorch/smartorch:local .
 #   docker run ... smartorch/smartorch:local            # smartorch api
@@ -23,9 +24,7 @@ FROM --platform=$BUILDPLATFORM golang:1.26.9-bookworm@sha256:d9c68c2c51161e12fd7
 # go.mod asks for go 1.26.10, newer than this image's 1.26.9: with
 # GOTOOLCHAIN=auto the go command fetches that exact toolchain through the
 # module proxy (verified against the checksum database) and builds with it.
-# CGO_ENABLED=0 gives a static binary: every dependency is pure Go, including
-# the SQLite (modernc.org/sqlite) behind the embedded FerretDB and Temporal
-# of `smartorch dev`.
+# CGO_ENABLED=0 gives a static binary: every dependency is pure Go.
 ENV GOTOOLCHAIN=auto \
     CGO_ENABLED=0 \
     GOFLAGS=-buildvcs=false
@@ -43,10 +42,12 @@ ARG TARGETOS
 ARG TARGETARCH
 # VERSION is what `smartorch version` prints (main.version).
 ARG VERSION=dev
+# -tags slim leaves out what only `smartorch dev` runs (the embedded Temporal
+# server, Temporal UI and FerretDB): the image runs api and worker.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     GOOS="$TARGETOS" GOARCH="$TARGETARCH" \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/smartorch ./cmd/smartorch
+    go build -tags slim -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/smartorch ./cmd/smartorch
 
 # Directories the runtime image cannot create (it has no shell), owned by
 # nonroot below. A named volume mounted on one starts with its ownership.

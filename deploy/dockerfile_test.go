@@ -163,7 +163,7 @@ func TestDockerfile(t *testing.T) {
 	if goBuild == "" {
 		t.Fatal("no RUN go build in the build stage")
 	}
-	for _, want := range []string{"-trimpath", "-X main.version=${VERSION}", "./cmd/smartorch", "-o /out/smartorch"} {
+	for _, want := range []string{"-tags slim", "-trimpath", "-X main.version=${VERSION}", "./cmd/smartorch", "-o /out/smartorch"} {
 		if !strings.Contains(goBuild, want) {
 			t.Errorf("go build lacks %q: %s", want, goBuild)
 		}
@@ -213,27 +213,77 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// TestBinaryCanBeStatic checks what CGO_ENABLED=0 relies on: every package
-// of cmd/smartorch builds without cgo, and none of them is a cgo-only SQLite
-// binding that would compile to a stub (the embedded FerretDB and Temporal
-// use modernc.org/sqlite, pure Go).
-func TestBinaryCanBeStatic(t *testing.T) {
-	out := goCmd(t, []string{"CGO_ENABLED=0", "GOOS=linux"}, "list", "-deps", "-e", "-f", "{{.ImportPath}}\t{{if .Error}}{{.Error}}{{end}}", "./cmd/smartorch")
-	deps := map[string]bool{}
+// imageBuildTags is the -tags of the Dockerfile's go build, "" if none.
+func imageBuildTags(t *testing.T) string {
+	t.Helper()
+	for _, s := range parseDockerfile(t, readFile(t, "Dockerfile")) {
+		for _, run := range s.all("RUN") {
+			if strings.Contains(run, "go build") {
+				if m := regexp.MustCompile(`-tags[ =]([^ ]+)`).FindStringSubmatch(run); m != nil {
+					return m[1]
+				}
+				return ""
+			}
+		}
+	}
+	t.Fatal("no RUN go build in the Dockerfile")
+	return ""
+}
+
+// smartorchDeps lists the packages of cmd/smartorch built with tags, each
+// with its error when it does not build with CGO_ENABLED=0.
+func smartorchDeps(t *testing.T, tags string) map[string]string {
+	t.Helper()
+	out := goCmd(t, []string{"CGO_ENABLED=0", "GOOS=linux"}, "list", "-deps", "-e", "-tags", tags, "-f", "{{.ImportPath}}\t{{if .Error}}{{.Error}}{{end}}", "./cmd/smartorch")
+	deps := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		pkg, errText, _ := strings.Cut(line, "\t")
-		deps[pkg] = true
-		if errText != "" {
-			t.Errorf("%s does not build with CGO_ENABLED=0: %s", pkg, errText)
+		deps[pkg] = errText
+	}
+	return deps
+}
+
+// TestBinaryCanBeStatic checks what CGO_ENABLED=0 relies on, in the full
+// build and the image's: every package of cmd/smartorch builds without cgo,
+// and none of them is a cgo-only SQLite binding that would compile to a stub
+// (the embedded FerretDB and Temporal use modernc.org/sqlite, pure Go).
+func TestBinaryCanBeStatic(t *testing.T) {
+	for _, tags := range []string{"", imageBuildTags(t)} {
+		deps := smartorchDeps(t, tags)
+		for pkg, errText := range deps {
+			if errText != "" {
+				t.Errorf("-tags %q: %s does not build with CGO_ENABLED=0: %s", tags, pkg, errText)
+			}
+			if strings.HasPrefix(pkg, "github.com/mattn/go-sqlite3") {
+				t.Errorf("-tags %q: %s needs cgo: the static binary would have no SQLite", tags, pkg)
+			}
+		}
+		if _, ok := deps["modernc.org/sqlite"]; !ok && tags == "" {
+			t.Log("note: modernc.org/sqlite is no longer a dependency of cmd/smartorch")
 		}
 	}
-	for pkg := range deps {
-		if strings.HasPrefix(pkg, "github.com/mattn/go-sqlite3") {
-			t.Errorf("%s needs cgo: the static binary would have no SQLite", pkg)
+}
+
+// TestImageLeavesOutDev checks that the binary the image builds has none of
+// what only `smartorch dev` runs, and that the full build still has it.
+func TestImageLeavesOutDev(t *testing.T) {
+	devOnly := []string{"github.com/smartorch/smartorch/devstack", "go.temporal.io/server", "github.com/temporalio/ui-server", "github.com/FerretDB/FerretDB"}
+	has := func(deps map[string]string, prefix string) bool {
+		for pkg := range deps {
+			if pkg == prefix || strings.HasPrefix(pkg, prefix+"/") {
+				return true
+			}
 		}
+		return false
 	}
-	if !deps["modernc.org/sqlite"] {
-		t.Log("note: modernc.org/sqlite is no longer a dependency of cmd/smartorch")
+	full, image := smartorchDeps(t, ""), smartorchDeps(t, imageBuildTags(t))
+	for _, prefix := range devOnly {
+		if has(image, prefix) {
+			t.Errorf("the image's build (-tags %q) has %s, which only `smartorch dev` needs", imageBuildTags(t), prefix)
+		}
+		if !has(full, prefix) {
+			t.Errorf("the full build has no %s: does `smartorch dev` still embed it? Update this test", prefix)
+		}
 	}
 }
 
@@ -294,9 +344,9 @@ func globMatch(pattern, name []string) bool {
 }
 
 // TestDockerContext checks that .dockerignore leaves in the build context
-// every file `go build ./cmd/smartorch` reads (go.mod, go.sum, the Go and
-// embedded files of the module's packages it imports) and keeps secrets and
-// version control out.
+// every file the image's `go build ./cmd/smartorch` reads (go.mod, go.sum,
+// the Go and embedded files of the module's packages it imports) and keeps
+// secrets and version control out.
 func TestDockerContext(t *testing.T) {
 	ignore := parseDockerignore(t, readFile(t, ".dockerignore"))
 	root := repoRoot(t)
@@ -307,7 +357,7 @@ func TestDockerContext(t *testing.T) {
 		GoFiles    []string
 		EmbedFiles []string
 	}
-	out := goCmd(t, []string{"CGO_ENABLED=0", "GOOS=linux"}, "list", "-deps", "-json=ImportPath,Dir,Module,GoFiles,EmbedFiles", "./cmd/smartorch")
+	out := goCmd(t, []string{"CGO_ENABLED=0", "GOOS=linux"}, "list", "-deps", "-tags", imageBuildTags(t), "-json=ImportPath,Dir,Module,GoFiles,EmbedFiles", "./cmd/smartorch")
 	dec := json.NewDecoder(strings.NewReader(out))
 	needed := []string{"go.mod", "go.sum"}
 	for dec.More() {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -63,11 +64,33 @@ func Open(ctx context.Context, uri, name string, cipher *Cipher) (*Store, error)
 		Enablers:     newCollection[Enabler](db, locks, "enablers", cipher, "name").stamped(db.Collection("stamps")),
 		Reservations: newCollection[Reservation](db, locks, "reservations", cipher),
 	}
-	if err := s.ensureIndexes(ctx); err != nil {
+	if err := s.ensureIndexesRetrying(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
 	return s, nil
+}
+
+// ensureIndexesRetrying tries ensureIndexes up to 7 times, waiting longer
+// each time (6 to 13 s in all): the API and the worker starting at once on a
+// new FerretDB database create the same collections and indexes at once, and
+// FerretDB can then fail one of them or drop its connection. The next try
+// finds what the other created.
+func (s *Store) ensureIndexesRetrying(ctx context.Context) error {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := s.ensureIndexes(ctx)
+		if err == nil || attempt == 7 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		// The random part keeps two processes from colliding again in step.
+		case <-time.After(wait + rand.N(wait)):
+		}
+		wait *= 2
+	}
 }
 
 func (s *Store) ensureIndexes(ctx context.Context) error {

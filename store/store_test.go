@@ -205,3 +205,33 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 		t.Errorf("%d holds at revision %d, want %d at %d", len(r.Holds), r.Revision, writers, writers+1)
 	}
 }
+
+// The API and the worker start at the same instant on a new database: both
+// create its indexes at once, and both must come up.
+func TestConcurrentOpenOfNewDatabase(t *testing.T) {
+	server := storetest.Open(t)
+	cipher, err := store.NewCipher(server.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		name := fmt.Sprintf("concurrent_%d", round)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range errs {
+			wg.Go(func() {
+				s, err := store.Open(context.Background(), server.URI, name, cipher)
+				if err == nil {
+					err = s.Close(context.Background())
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d, store %d: %v", round, i, err)
+			}
+		}
+	}
+}

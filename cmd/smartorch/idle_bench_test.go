@@ -21,10 +21,11 @@ import (
 )
 
 // BenchmarkIdle runs `smartorch api` and `smartorch worker` as separate
-// processes of the real binary against a Temporal dev server and an
-// embedded FerretDB, joins a cluster and instantiates an enabler on it,
-// lets them settle, then samples each process's CPU time and resident
-// memory for a minute and prints them. It asserts nothing.
+// processes of the slim binary (the image's) against a Temporal dev server
+// and an embedded FerretDB, started at the same instant on a new database,
+// joins a cluster and instantiates an enabler on it, lets them settle, then
+// samples each process's CPU time and resident memory for a minute and
+// prints them. It asserts nothing.
 func BenchmarkIdle(b *testing.B) {
 	const settle, window = 15 * time.Second, 60 * time.Second
 	env := testenv.Start(b, testenv.Options{
@@ -39,9 +40,9 @@ func BenchmarkIdle(b *testing.B) {
 	}
 	b.Cleanup(stopStore)
 	bin := filepath.Join(dir, "smartorch")
-	// As `make build` links it, without -trimpath, which would compile every
-	// dependency again instead of reusing the test build's cache.
-	if out, err := exec.Command("go", "build", "-ldflags", "-s -w", "-o", bin, ".").CombinedOutput(); err != nil {
+	// As the Dockerfile builds it, but without -trimpath, which would compile
+	// every dependency again instead of reusing the test build's cache.
+	if out, err := exec.Command("go", "build", "-tags", "slim", "-ldflags", "-s -w", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	ports, err := devstack.FreePorts("127.0.0.1", 1)
@@ -60,6 +61,7 @@ func BenchmarkIdle(b *testing.B) {
 		"SMARTORCH_CACHE_DIR="+filepath.Join(dir, "cache"),
 		"SMARTORCH_LOG_LEVEL=warn",
 	)
+	exited := make(chan string, 2)
 	start := func(part string) *os.Process {
 		cmd := exec.Command(bin, part)
 		cmd.Env = environ
@@ -67,12 +69,18 @@ func BenchmarkIdle(b *testing.B) {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		done := make(chan struct{})
+		go func() {
+			err := cmd.Wait()
+			exited <- fmt.Sprintf("%s exited: %v", part, err)
+			close(done)
+		}()
+		b.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
 		return cmd.Process
 	}
-	// The worker starts once the API is ready: two processes creating the
-	// indexes of a new FerretDB database at once can break one's connection.
-	api := start("api")
+	// Both at once, as a deployment starts them: each creates the indexes of
+	// the new database (store.Open retries when the other's get in the way).
+	api, worker := start("api"), start("worker")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(apiURL + "/readyz")
@@ -85,9 +93,12 @@ func BenchmarkIdle(b *testing.B) {
 		if time.Now().After(deadline) {
 			b.Fatalf("the API is not ready after a minute: %v", err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case msg := <-exited:
+			b.Fatal(msg)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	worker := start("worker")
 
 	token := login(b, apiURL, password)
 	cloud := env.Clusters[0]
@@ -129,6 +140,8 @@ func BenchmarkIdle(b *testing.B) {
 			name, elapsed.Round(time.Second), percent, used, float64(rss[name])/1024, float64(anon)/1024, float64(file)/1024, strings.Join(strings.Fields(string(load))[:3], " "))
 		b.ReportMetric(percent, name+"-cpu-%")
 		b.ReportMetric(float64(rss[name])/1024, name+"-rss-MiB")
+		b.ReportMetric(float64(anon)/1024, name+"-rss-anon-MiB")
+		b.ReportMetric(float64(file)/1024, name+"-rss-file-MiB")
 	}
 }
 

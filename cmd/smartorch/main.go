@@ -20,6 +20,7 @@ const usage = `usage: smartorch <command> [flags]
 
 commands:
   dev       API, worker, Temporal server and UI, and a document store in one process
+            (not in the slim build, -tags slim, of the container image)
   api       the REST API (needs MongoDB and Temporal)
   worker    the Temporal worker (needs MongoDB and Temporal)
   healthcheck  exit 0 if the local API answers /healthz (-ready: /readyz)
