@@ -166,6 +166,12 @@ func newBareHelm(b *testing.B, c *testenv.Cluster, repoURL string) *bareHelm {
 	}
 }
 
+// on is h on cluster c, as `helm --kubeconfig` with c's: its own discovery
+// cache (helm keeps one per API server), the same chart cache.
+func (h *bareHelm) on(b *testing.B, c *testenv.Cluster) *bareHelm {
+	return &bareHelm{kubeconfig: c.KubeconfigPath, discoveryCache: b.TempDir(), charts: h.charts, repos: h.repos}
+}
+
 // configuration is what a new `helm` process builds: its settings with the
 // kubeconfig, and a discovery cache on disk kept between runs (by default
 // ~/.kube/cache).
@@ -344,12 +350,38 @@ func round(ds []time.Duration) []time.Duration {
 }
 
 // BenchmarkConcurrentInstantiate posts 200 enablers at once, placed
-// automatically (worst-fit) over 10 clusters, and waits for all. An op is
-// the whole batch. It reports the throughput, the enablers' latencies and
-// where their operations' time went (as BenchmarkInstantiate), and fails if
-// an enabler is lost (not Enabled) or duplicated: each must have exactly one
-// record, one release revision on one cluster (the one recorded) and one
-// workflow run. The enablers are deleted after each batch, untimed.
+// automatically (worst-fit) over 10 clusters, and waits for all; beside it,
+// in the same run and on the same clusters, it installs the same 200
+// releases (same chart, same values) with the bare Helm SDK, as 200
+// concurrent `helm install --wait --wait-for-jobs`, 20 on each cluster: the
+// baseline the orchestrator is measured against. An op is one batch of
+// each.
+//
+// It fails if an enabler is lost (not Enabled) or duplicated: each must have
+// exactly one record, one release revision on one cluster (the one recorded)
+// and one workflow run; a failed bare install is an error too. It reports,
+// for each of the two:
+//
+//	orch-enablers/s, helm-enablers/s   releases ready per second of batch
+//	orch-batch-s, helm-batch-s         a batch's wall time
+//	orch-p50-ms, orch-p99-ms, ...      one release's latency (request to ready)
+//	ratio                              orch-enablers/s / helm-enablers/s
+//	ratio-p50                          orch-p50-ms / helm-p50-ms
+//
+// and the orchestrator's operations' time split at this load (see
+// BenchmarkInstantiate) and the reservations left held (leaked-holds).
+//
+// Before the first batch, one release of each kind per cluster is installed
+// and removed, untimed, so that neither pays for cold caches (chart
+// archive, discovery, connections). After each arm its releases are
+// removed, untimed, and the benchmark waits until every cluster has no pod
+// and no Helm release left in the namespace, so that the other arm starts
+// on the same empty clusters. The two arms alternate which goes first (helm
+// in even batches, the orchestrator in odd ones): the second arm runs on
+// clusters that have just taken 200 installs and 200 deletions (etcd
+// compaction, kwok and garbage collection tails, warmed caches), and
+// alternating shares that between them over an even number of batches;
+// with -benchtime 1x, helm goes first.
 func BenchmarkConcurrentInstantiate(b *testing.B) {
 	const clusters, enablers = 10, 200
 	opts := testenv.Options{Temporal: true, ChartRepo: true}
@@ -359,15 +391,36 @@ func BenchmarkConcurrentInstantiate(b *testing.B) {
 	env := testenv.Start(b, opts)
 	o := startOrchestrator(b, env)
 	joinAndAddRepo(b, o, env)
+	helm := newBareHelm(b, env.Clusters[0], env.ChartRepo.URL)
+	helms := make([]*bareHelm, clusters)
+	for i, c := range env.Clusters {
+		helms[i] = helm.on(b, c)
+	}
 
-	var total time.Duration
-	var latencies []time.Duration
+	warmUp(b, o, env, helms)
+
+	var orch, bare armFigures
 	var steps []stepTimes
-	batches, leaked := 0, 0
-	for b.Loop() {
+	leaked := 0
+	// The figures are reported even when a correctness check ends the
+	// benchmark early.
+	defer func() {
+		orch.report(b, "orch")
+		bare.report(b, "helm")
+		if orch.total > 0 && bare.total > 0 {
+			b.ReportMetric(orch.throughput()/bare.throughput(), "ratio")
+			b.ReportMetric(float64(percentile(orch.latencies, 50))/float64(percentile(bare.latencies, 50)), "ratio-p50")
+		}
+		b.ReportMetric(float64(leaked), "leaked-holds")
+		if len(steps) > 0 {
+			reportSteps(b, steps)
+		}
+	}()
+
+	orchArm := func(batch int) {
 		names := make([]string, enablers)
 		for i := range names {
-			names[i] = fmt.Sprintf("b%d-e%03d", batches, i)
+			names[i] = fmt.Sprintf("b%d-e%03d", batch, i)
 		}
 		results := make([]posted, enablers)
 		start := time.Now()
@@ -376,26 +429,188 @@ func BenchmarkConcurrentInstantiate(b *testing.B) {
 			wg.Go(func() { results[i] = o.postEnabler(b.Context(), name) })
 		}
 		wg.Wait()
-		total += time.Since(start)
-		batches++
+		took := time.Since(start)
 
 		b.StopTimer()
-		checkExactlyOnce(b, o, env, results)
-		leaked += leakedHolds(b, o)
+		var latencies []time.Duration
+		placed := map[string]int{}
 		for _, r := range results {
 			latencies = append(latencies, r.took)
-			steps = append(steps, o.stepTimes(r.enabler.OperationID, r.took))
+			placed[r.enabler.Cluster]++
+			if r.err == nil && r.code == 202 && r.enabler.OperationID != "" {
+				steps = append(steps, o.stepTimes(r.enabler.OperationID, r.took))
+			}
 		}
+		orch.add(took, latencies)
+		b.Logf("batch %d orchestrator: %d enablers in %v (%.2f/s), p50 %v, p99 %v; per cluster %v", batch, enablers,
+			took.Round(time.Millisecond), float64(enablers)/took.Seconds(),
+			percentile(latencies, 50).Round(time.Millisecond), percentile(latencies, 99).Round(time.Millisecond), placed)
+		checkExactlyOnce(b, o, env, results)
+		leaked += leakedHolds(b, o)
 		o.deleteAll(names)
+		waitEmpty(b, env)
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(batches*enablers)/total.Seconds(), "enablers/s")
-	b.ReportMetric(total.Seconds()/float64(batches), "batch-s")
-	b.ReportMetric(msOf(percentile(latencies, 50)), "p50-ms")
-	b.ReportMetric(msOf(percentile(latencies, 99)), "p99-ms")
-	b.ReportMetric(float64(leaked), "leaked-holds")
-	b.Logf("%d enablers in %d batches: 0 lost, 0 duplicated", batches*enablers, batches)
-	reportSteps(b, steps)
+
+	bareArm := func(batch int) {
+		names := make([]string, enablers)
+		for i := range names {
+			names[i] = fmt.Sprintf("h%d-e%03d", batch, i)
+		}
+		latencies := make([]time.Duration, enablers)
+		errs := make([]error, enablers)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i, name := range names {
+			// The same values as the orchestrator's: enablerBody's, none.
+			wg.Go(func() {
+				begin := time.Now()
+				errs[i] = helms[i%clusters].install(b.Context(), name, map[string]any{})
+				latencies[i] = time.Since(begin)
+			})
+		}
+		wg.Wait()
+		took := time.Since(start)
+
+		b.StopTimer()
+		bare.add(took, latencies)
+		b.Logf("batch %d bare helm: %d releases in %v (%.2f/s), p50 %v, p99 %v; %d per cluster", batch, enablers,
+			took.Round(time.Millisecond), float64(enablers)/took.Seconds(),
+			percentile(latencies, 50).Round(time.Millisecond), percentile(latencies, 99).Round(time.Millisecond), enablers/clusters)
+		var failed []string
+		for i, err := range errs {
+			if err != nil {
+				failed = append(failed, fmt.Sprintf("%s on %s after %v: %v", names[i], env.Clusters[i%clusters].Name, latencies[i].Round(time.Millisecond), err))
+			}
+		}
+		if len(failed) > 0 {
+			b.Errorf("%d of %d bare Helm installs failed:\n%s", len(failed), enablers, strings.Join(failed, "\n"))
+		}
+		// A failed install may have left no release to uninstall.
+		uninstalled := make([]error, enablers)
+		for i, name := range names {
+			wg.Go(func() {
+				if err := helms[i%clusters].uninstall(name); err != nil && errs[i] == nil {
+					uninstalled[i] = fmt.Errorf("uninstall %s: %w", name, err)
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(uninstalled...); err != nil {
+			b.Fatal(err)
+		}
+		waitEmpty(b, env)
+		b.StartTimer()
+	}
+
+	for batch := 0; b.Loop(); batch++ {
+		if batch%2 == 0 {
+			bareArm(batch)
+			orchArm(batch)
+		} else {
+			orchArm(batch)
+			bareArm(batch)
+		}
+	}
+	b.Logf("%d enablers in %d batches: 0 lost, 0 duplicated", len(orch.latencies), len(orch.batches))
+}
+
+// armFigures gathers one arm's batches of BenchmarkConcurrentInstantiate.
+type armFigures struct {
+	total     time.Duration
+	batches   []time.Duration
+	latencies []time.Duration
+}
+
+func (f *armFigures) add(batch time.Duration, latencies []time.Duration) {
+	f.total += batch
+	f.batches = append(f.batches, batch)
+	f.latencies = append(f.latencies, latencies...)
+}
+
+func (f *armFigures) throughput() float64 { return float64(len(f.latencies)) / f.total.Seconds() }
+
+func (f *armFigures) report(b *testing.B, arm string) {
+	if len(f.batches) == 0 {
+		return
+	}
+	b.ReportMetric(f.throughput(), arm+"-enablers/s")
+	b.ReportMetric(f.total.Seconds()/float64(len(f.batches)), arm+"-batch-s")
+	b.ReportMetric(msOf(percentile(f.latencies, 50)), arm+"-p50-ms")
+	b.ReportMetric(msOf(percentile(f.latencies, 99)), arm+"-p99-ms")
+}
+
+// warmUp installs one release per cluster through the orchestrator (an
+// enabler pinned to the cluster) and one with each bare Helm, and removes
+// them, so that the timed batches find warm caches on both sides.
+func warmUp(b *testing.B, o *orchestrator, env *testenv.Env, helms []*bareHelm) {
+	b.Helper()
+	var wg sync.WaitGroup
+	names := make([]string, len(env.Clusters))
+	views := make([]enablerView, len(env.Clusters))
+	errs := make([]error, len(env.Clusters))
+	for i, c := range env.Clusters {
+		names[i] = "warm-" + c.Name
+		wg.Go(func() {
+			body := map[string]any{"enablerName": names[i], "helmChart": "test/" + testenv.ChartWeb, "vim": c.Name}
+			var a struct{ Enabler enablerView }
+			code, data, err := o.send("POST", "/api/enabler?wait=4m", body)
+			if err == nil {
+				err = json.Unmarshal(data, &a)
+			}
+			if err == nil && (code != 202 || a.Enabler.Status != "Enabled") {
+				err = fmt.Errorf("%d %s", code, data)
+			}
+			views[i] = a.Enabler
+			if err != nil {
+				errs[i] = fmt.Errorf("warm-up enabler on %s: %w", c.Name, err)
+				return
+			}
+			if err := helms[i].install(b.Context(), "warm-helm", map[string]any{}); err != nil {
+				errs[i] = fmt.Errorf("warm-up helm install on %s: %w", c.Name, err)
+				return
+			}
+			if err := helms[i].uninstall("warm-helm"); err != nil {
+				errs[i] = fmt.Errorf("warm-up helm uninstall on %s: %w", c.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
+	o.deleteAll(names)
+	waitEmpty(b, env)
+}
+
+// waitEmpty waits until no cluster has a pod or a Helm release left in the
+// namespace "default", where both the orchestrator and the bare Helm
+// install.
+func waitEmpty(b *testing.B, env *testenv.Env) {
+	b.Helper()
+	const timeout = 5 * time.Minute
+	for deadline := time.Now().Add(timeout); ; time.Sleep(250 * time.Millisecond) {
+		var left []string
+		for _, c := range env.Clusters {
+			pods, err := c.Client.CoreV1().Pods("default").List(b.Context(), metav1.ListOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			secrets, err := c.Client.CoreV1().Secrets("default").List(b.Context(), metav1.ListOptions{LabelSelector: "owner=helm"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n, m := len(pods.Items), len(secrets.Items); n+m > 0 {
+				left = append(left, fmt.Sprintf("%s: %d pods, %d releases", c.Name, n, m))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("after %v the clusters are not empty: %s", timeout, strings.Join(left, "; "))
+		}
+	}
 }
 
 // posted is the outcome of one POST /api/enabler.
