@@ -360,3 +360,10 @@ func releaseError(e *store.Enabler, err error) error {
 	}
 	return err
 }
+
+// EnablerRecorded fails, to be retried, until the enabler's record exists:
+// the API starts a new enabler's workflow before it writes the record.
+func (a *Enablers) EnablerRecorded(ctx context.Context, id string) error {
+	_, err := a.Store.Enablers.Get(ctx, id)
+	return err
+}
