@@ -79,14 +79,15 @@ var (
 
 // recordWait waits for the API to record the request that started the
 // workflow: for about a minute, well past the API's 30-second request
-// timeout, so a record written at all is seen.
+// timeout, so a record written at all is seen. The API writes it right
+// after the start, hence the short first interval.
 var recordWait = workflow.ActivityOptions{
 	StartToCloseTimeout: 10 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
+		InitialInterval:    200 * time.Millisecond,
 		BackoffCoefficient: 2,
 		MaximumInterval:    10 * time.Second,
-		MaximumAttempts:    10,
+		MaximumAttempts:    12,
 	},
 }
 
