@@ -89,7 +89,7 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 	if err := s.start(c, cluster.OperationID, workflows.JoinCluster, cluster.ID); err != nil {
 		return err
 	}
-	if err := s.interrupt(workflows.OpJoinCluster); err != nil {
+	if err := s.interrupt(cluster.OperationID); err != nil {
 		return err
 	}
 	if err := s.Store.Clusters.Insert(ctx, cluster); err != nil {
@@ -260,9 +260,9 @@ func (s *server) unstart(c *fiber.Ctx, id string) {
 // interrupt is the test hook between the two writes of a request: it
 // fails the request there when Config.Interrupt says so, as if the API
 // had stopped.
-func (s *server) interrupt(point string) error {
-	if s.Interrupt != nil && s.Interrupt(point) {
-		return apiError(fiber.StatusServiceUnavailable, "interrupted at %s (test hook)", point)
+func (s *server) interrupt(operationID string) error {
+	if s.Interrupt != nil && s.Interrupt(operationID) {
+		return apiError(fiber.StatusServiceUnavailable, "stopped before starting operation %s (test hook)", operationID)
 	}
 	return nil
 }

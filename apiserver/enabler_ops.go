@@ -64,7 +64,7 @@ func (s *server) startOp(c *fiber.Ctx, op enablerOp) (string, *store.Enabler, er
 	if err := s.Store.Enablers.Update(ctx, e); err != nil {
 		return "", nil, err
 	}
-	if err := s.interrupt(op.name); err != nil {
+	if err := s.interrupt(opID); err != nil {
 		return "", nil, err
 	}
 	if err := s.start(c, opID, op.workflow, append([]any{e.ID}, op.args...)...); err != nil {

@@ -185,7 +185,7 @@ func (s *server) addEnabler(c *fiber.Ctx) error {
 	if err := s.start(c, e.OperationID, workflows.InstantiateEnabler, e.ID); err != nil {
 		return err
 	}
-	if err := s.interrupt(workflows.OpInstantiate); err != nil {
+	if err := s.interrupt(e.OperationID); err != nil {
 		return err
 	}
 	ctx, cancel := requestContext(c)

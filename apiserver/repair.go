@@ -42,7 +42,7 @@ func (s *server) repairLoop(ctx context.Context) {
 }
 
 func (s *server) repair(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, s.RepairEvery)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cutoff := time.Now().Add(-s.RepairAfter)
 	untouched := map[string]any{"$lt": cutoff}

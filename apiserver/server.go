@@ -48,9 +48,9 @@ type Config struct {
 	LoginWindow   time.Duration
 	// Interrupt, for tests only, is asked between the two writes of a
 	// request (its record and its workflow, in either order), with the
-	// operation's name: true stops the request there, as if the API had
+	// operation's id: true stops the request there, as if the API had
 	// been killed.
-	Interrupt func(operation string) bool
+	Interrupt func(operationID string) bool
 	// RepairEvery is how often records left without their operation are
 	// looked for (see repair.go), RepairAfter how long such a record must
 	// have been untouched: longer than any request takes.

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smartorch/smartorch/apiserver"
+	"github.com/smartorch/smartorch/testenv"
+)
+
+// stopper stops the next request of an operation between its two writes
+// (its record and its workflow), as if the API were killed there.
+type stopper struct {
+	mu      sync.Mutex
+	prefix  string
+	stopped string
+}
+
+// next arms the stopper for the next operation whose id starts with prefix.
+func (s *stopper) next(prefix string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prefix, s.stopped = prefix, ""
+}
+
+func (s *stopper) at(operationID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prefix == "" || !strings.HasPrefix(operationID, s.prefix) {
+		return false
+	}
+	s.prefix, s.stopped = "", operationID
+	return true
+}
+
+// last is the id of the operation last stopped.
+func (s *stopper) last() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}
+
+// TestRequestStoppedBetweenItsWrites kills (in effect) the API between the
+// two writes of a request: a new cluster or enabler leaves nothing behind
+// and its name free; a change to an enabler is started again, or put in
+// Error when the record does not say all of it, by the API's repair.
+func TestRequestStoppedBetweenItsWrites(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{
+		Temporal: true, ChartRepo: true,
+		Clusters: []testenv.ClusterOptions{
+			{Name: "cloud", Workloads: true, StorageClass: "standard", Nodes: []testenv.NodeOptions{{PodCIDR: "10.217.0.0/24"}}},
+			{Name: "edge-1", Workloads: true, StorageClass: "standard"},
+			{Name: "edge-2", Workloads: true, StorageClass: "standard"},
+		},
+	})
+	stop := &stopper{}
+	o := startOrchestrator(t, env, func(cfg *apiserver.Config) {
+		cfg.Interrupt = stop.at
+		// The test's requests take milliseconds, not the 30 s a real one may.
+		cfg.RepairEvery, cfg.RepairAfter = time.Second, 5*time.Second
+	})
+	cloud, edge1, edge2 := env.Clusters[0], env.Clusters[1], env.Clusters[2]
+	for _, c := range []*testenv.Cluster{cloud, edge1} {
+		if code, a := o.join(c, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
+			t.Fatalf("join %s: %d %+v", c.Name, code, a)
+		}
+	}
+	o.addTestRepo(env.ChartRepo.URL)
+	var orphans []string // workflows whose request was never recorded
+
+	t.Run("a join stopped before its record leaves the name free", func(t *testing.T) {
+		stop.next("cluster-join-")
+		if code, _ := o.join(edge2, nil, ""); code != 503 {
+			t.Fatalf("stopped join: %d, want 503", code)
+		}
+		orphans = append(orphans, stop.last())
+		if code, _ := o.cluster("edge-2"); code != 404 {
+			t.Errorf("edge-2 after the stopped join: %d, want 404", code)
+		}
+		if code, a := o.join(edge2, nil, "2m"); code != 202 || a.Cluster.Status != "Enabled" {
+			t.Fatalf("join edge-2 again: %d %+v", code, a)
+		}
+	})
+
+	t.Run("an enabler stopped before its record leaves the name free", func(t *testing.T) {
+		stop.next("enabler-instantiate-")
+		if code := o.call("POST", "/api/enabler", map[string]any{"enablerName": "web", "helmChart": "test/web", "vim": "edge-1"}, nil); code != 503 {
+			t.Fatalf("stopped instantiate: %d, want 503", code)
+		}
+		orphans = append(orphans, stop.last())
+		if code := o.call("GET", "/api/enabler/web", nil, nil); code != 404 {
+			t.Errorf("web after the stopped instantiate: %d, want 404", code)
+		}
+		if e := o.instantiate(map[string]any{"enablerName": "web", "helmChart": "test/web", "vim": "edge-1"}); e.Status != "Enabled" {
+			t.Fatalf("instantiate web again: %+v", e)
+		}
+	})
+
+	t.Run("a terminate stopped before its workflow is started again", func(t *testing.T) {
+		stop.next("enabler-terminate-")
+		if code, _ := o.op("POST", "/api/enabler/web/terminate", nil); code != 503 {
+			t.Fatalf("stopped terminate: %d, want 503", code)
+		}
+		if e := o.enabler("web"); e.Status != "Terminating" {
+			t.Fatalf("web after the stopped terminate: %+v, want Terminating", e)
+		}
+		eventually(t, 2*time.Minute, "web to be Terminated", func() bool { return o.enabler("web").Status == "Terminated" })
+		if n := helmReleases(t, edge1, "web"); n != 0 {
+			t.Errorf("release web still on edge-1 (%d revisions)", n)
+		}
+	})
+
+	t.Run("a delete stopped before its workflow goes to Error, and can be sent again", func(t *testing.T) {
+		stop.next("enabler-delete-")
+		if code, _ := o.op("DELETE", "/api/enabler/web?volumes=true", nil); code != 503 {
+			t.Fatalf("stopped delete: %d, want 503", code)
+		}
+		var e enablerView
+		eventually(t, time.Minute, "web to be in Error", func() bool { e = o.enabler("web"); return e.Status == "Error" })
+		if !strings.Contains(e.StatusReason, "send the request again") {
+			t.Errorf("reason = %q, want it to ask for the request again", e.StatusReason)
+		}
+		if code, _ := o.op("DELETE", "/api/enabler/web?wait=2m", nil); code != 202 {
+			t.Fatalf("delete again: %d", code)
+		}
+		if code := o.call("GET", "/api/enabler/web", nil, nil); code != 404 {
+			t.Errorf("web after the delete: %d, want 404", code)
+		}
+	})
+
+	t.Run("a drain stopped before its workflow is started again", func(t *testing.T) {
+		if e := o.instantiate(map[string]any{"enablerName": "api", "helmChart": "test/web", "vim": "edge-1"}); e.Status != "Enabled" {
+			t.Fatalf("instantiate api: %+v", e)
+		}
+		stop.next("enabler-drain-")
+		if code := o.call("POST", "/api/k8sclusters/edge-1/drain", nil, nil); code != 503 {
+			t.Fatalf("stopped drain: %d, want 503", code)
+		}
+		if e := o.enabler("api"); e.Status != "Moving" || e.Cluster != "edge-1" {
+			t.Fatalf("api after the stopped drain: %+v, want Moving, on edge-1", e)
+		}
+		var e enablerView
+		eventually(t, 3*time.Minute, "api to be Enabled elsewhere", func() bool {
+			e = o.enabler("api")
+			return e.Status == "Enabled" && e.Cluster != "edge-1"
+		})
+		if n := helmReleases(t, edge1, "api"); n != 0 {
+			t.Errorf("release api still on edge-1 (%d revisions)", n)
+		}
+	})
+
+	t.Run("the workflows of requests never recorded end by themselves", func(t *testing.T) {
+		for _, id := range orphans {
+			eventually(t, 2*time.Minute, id+" to end", func() bool { return o.operation(id).State == "Completed" })
+			if op := o.operation(id); len(op.Done) != 0 || !strings.Contains(op.LastError, "never recorded") {
+				t.Errorf("%s = %+v, want no step done, and why", id, op)
+			}
+		}
+	})
+}
