@@ -151,6 +151,21 @@ func TestRequestStoppedBetweenItsWrites(t *testing.T) {
 		}
 	})
 
+	t.Run("an upgrade stopped before its workflow is started again", func(t *testing.T) {
+		before := o.lifecycle("api").ReleaseRevision
+		stop.next("enabler-upgrade-")
+		if code, _ := o.op("POST", "/api/enabler/api/upgrade", map[string]any{"additionalParams": map[string]any{"replicaCount": 2}}); code != 503 {
+			t.Fatalf("stopped upgrade: %d, want 503", code)
+		}
+		if e := o.enabler("api"); e.Status != "Upgrading" {
+			t.Fatalf("api after the stopped upgrade: %+v, want Upgrading", e)
+		}
+		eventually(t, 2*time.Minute, "api to be upgraded", func() bool {
+			e := o.lifecycle("api")
+			return e.Status == "Enabled" && e.ReleaseRevision == before+1
+		})
+	})
+
 	t.Run("the workflows of requests never recorded end by themselves", func(t *testing.T) {
 		for _, id := range orphans {
 			eventually(t, 2*time.Minute, id+" to end", func() bool { return o.operation(id).State == "Completed" })
