@@ -92,7 +92,7 @@ func (s *server) repairEnabler(ctx context.Context, e *store.Enabler) error {
 	case op == workflows.OpDelete && e.Status == store.StatusDeleting, op == workflows.OpRollback && e.Status == store.StatusRollingBack:
 		// Whether to delete the volumes, the revision to roll back to: the
 		// request said, the record does not.
-		e.Status, e.StatusReason = store.StatusError, "operation "+e.OperationID+" is not running (the API stopped before starting it): send the request again"
+		e.Status, e.StatusReason = store.StatusError, "operation "+e.OperationID+" is not running (the API stopped before starting it, or it ended without recording its outcome): send the request again"
 		s.Logger.Warn("repair: operation not running, enabler put in Error", "enabler", e.Name, "operation", e.OperationID)
 		return s.Store.Enablers.Update(ctx, e)
 	}
@@ -102,7 +102,7 @@ func (s *server) repairEnabler(ctx context.Context, e *store.Enabler) error {
 // restartEnabler starts the enabler's operation again. The record changes
 // first, with compare-and-swap: of two repairs, one starts it.
 func (s *server) restartEnabler(ctx context.Context, e *store.Enabler, workflow any, args ...any) error {
-	e.StatusReason = "operation " + e.OperationID + " was not running (the API stopped before starting it): started again"
+	e.StatusReason = "operation " + e.OperationID + " was not running (the API stopped before starting it, or it ended without recording its outcome): started again"
 	if err := s.Store.Enablers.Update(ctx, e); err != nil {
 		return err
 	}
