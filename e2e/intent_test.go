@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -35,10 +36,17 @@ func (s *stopper) at(operationID string) bool {
 	return true
 }
 
-// last is the id of the operation last stopped.
-func (s *stopper) last() string {
+// request sends a request that the stopper stops at the operation whose
+// id starts with prefix, and returns that operation's id.
+func (s *stopper) request(o *orchestrator, prefix, method, path string, body any) string {
+	o.t.Helper()
+	s.next(prefix)
+	code, data, err := o.send(method, path, body) // call would fail the test on a 503
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err != nil || code != 503 || s.stopped == "" {
+		o.t.Fatalf("%s %s: %d %s %v, want it stopped (503) at %s…", method, path, code, data, err, prefix)
+	}
 	return s.stopped
 }
 
@@ -71,11 +79,8 @@ func TestRequestStoppedBetweenItsWrites(t *testing.T) {
 	var orphans []string // workflows whose request was never recorded
 
 	t.Run("a join stopped before its record leaves the name free", func(t *testing.T) {
-		stop.next("cluster-join-")
-		if code, _ := o.join(edge2, nil, ""); code != 503 {
-			t.Fatalf("stopped join: %d, want 503", code)
-		}
-		orphans = append(orphans, stop.last())
+		body := map[string]any{"name": edge2.Name, "credentials": json.RawMessage(edge2.KubeconfigJSON)}
+		orphans = append(orphans, stop.request(o, "cluster-join-", "POST", "/api/k8sclusters", body))
 		if code, _ := o.cluster("edge-2"); code != 404 {
 			t.Errorf("edge-2 after the stopped join: %d, want 404", code)
 		}
@@ -85,11 +90,8 @@ func TestRequestStoppedBetweenItsWrites(t *testing.T) {
 	})
 
 	t.Run("an enabler stopped before its record leaves the name free", func(t *testing.T) {
-		stop.next("enabler-instantiate-")
-		if code := o.call("POST", "/api/enabler", map[string]any{"enablerName": "web", "helmChart": "test/web", "vim": "edge-1"}, nil); code != 503 {
-			t.Fatalf("stopped instantiate: %d, want 503", code)
-		}
-		orphans = append(orphans, stop.last())
+		body := map[string]any{"enablerName": "web", "helmChart": "test/web", "vim": "edge-1"}
+		orphans = append(orphans, stop.request(o, "enabler-instantiate-", "POST", "/api/enabler", body))
 		if code := o.call("GET", "/api/enabler/web", nil, nil); code != 404 {
 			t.Errorf("web after the stopped instantiate: %d, want 404", code)
 		}
@@ -99,10 +101,7 @@ func TestRequestStoppedBetweenItsWrites(t *testing.T) {
 	})
 
 	t.Run("a terminate stopped before its workflow is started again", func(t *testing.T) {
-		stop.next("enabler-terminate-")
-		if code, _ := o.op("POST", "/api/enabler/web/terminate", nil); code != 503 {
-			t.Fatalf("stopped terminate: %d, want 503", code)
-		}
+		stop.request(o, "enabler-terminate-", "POST", "/api/enabler/web/terminate", nil)
 		if e := o.enabler("web"); e.Status != "Terminating" {
 			t.Fatalf("web after the stopped terminate: %+v, want Terminating", e)
 		}
@@ -113,10 +112,7 @@ func TestRequestStoppedBetweenItsWrites(t *testing.T) {
 	})
 
 	t.Run("a delete stopped before its workflow goes to Error, and can be sent again", func(t *testing.T) {
-		stop.next("enabler-delete-")
-		if code, _ := o.op("DELETE", "/api/enabler/web?volumes=true", nil); code != 503 {
-			t.Fatalf("stopped delete: %d, want 503", code)
-		}
+		stop.request(o, "enabler-delete-", "DELETE", "/api/enabler/web?volumes=true", nil)
 		var e enablerView
 		eventually(t, time.Minute, "web to be in Error", func() bool { e = o.enabler("web"); return e.Status == "Error" })
 		if !strings.Contains(e.StatusReason, "send the request again") {
@@ -134,10 +130,7 @@ func TestRequestStoppedBetweenItsWrites(t *testing.T) {
 		if e := o.instantiate(map[string]any{"enablerName": "api", "helmChart": "test/web", "vim": "edge-1"}); e.Status != "Enabled" {
 			t.Fatalf("instantiate api: %+v", e)
 		}
-		stop.next("enabler-drain-")
-		if code := o.call("POST", "/api/k8sclusters/edge-1/drain", nil, nil); code != 503 {
-			t.Fatalf("stopped drain: %d, want 503", code)
-		}
+		stop.request(o, "enabler-drain-", "POST", "/api/k8sclusters/edge-1/drain", nil)
 		if e := o.enabler("api"); e.Status != "Moving" || e.Cluster != "edge-1" {
 			t.Fatalf("api after the stopped drain: %+v, want Moving, on edge-1", e)
 		}
@@ -153,10 +146,7 @@ func TestRequestStoppedBetweenItsWrites(t *testing.T) {
 
 	t.Run("an upgrade stopped before its workflow is started again", func(t *testing.T) {
 		before := o.lifecycle("api").ReleaseRevision
-		stop.next("enabler-upgrade-")
-		if code, _ := o.op("POST", "/api/enabler/api/upgrade", map[string]any{"additionalParams": map[string]any{"replicaCount": 2}}); code != 503 {
-			t.Fatalf("stopped upgrade: %d, want 503", code)
-		}
+		stop.request(o, "enabler-upgrade-", "POST", "/api/enabler/api/upgrade", map[string]any{"additionalParams": map[string]any{"replicaCount": 2}})
 		if e := o.enabler("api"); e.Status != "Upgrading" {
 			t.Fatalf("api after the stopped upgrade: %+v, want Upgrading", e)
 		}

@@ -201,7 +201,7 @@ func (r *run) lastCall(activity string, args ...any) {
 func lines(steps []string) string { return "  " + strings.Join(steps, "\n  ") }
 
 // doneNothingBut checks that only the activity was called, retried for at
-// least the given time.
+// least the given time (of the mock clock: the activities take none).
 func (r *run) doneNothingBut(activity string, retried time.Duration) {
 	r.t.Helper()
 	r.mu.Lock()

@@ -78,16 +78,16 @@ var (
 )
 
 // recordWait waits for the API to record the request that started the
-// workflow: for about a minute, well past the API's 30-second request
-// timeout, so a record written at all is seen. The API writes it right
-// after the start, hence the short first interval.
+// workflow: for about a minute (seven attempts of five seconds and the
+// intervals between), well past the API's 30-second request timeout, so a
+// record written at all is seen.
 var recordWait = workflow.ActivityOptions{
 	StartToCloseTimeout: 10 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    200 * time.Millisecond,
+		InitialInterval:    time.Second,
 		BackoffCoefficient: 2,
 		MaximumInterval:    10 * time.Second,
-		MaximumAttempts:    12,
+		MaximumAttempts:    7,
 	},
 }
 
