@@ -286,3 +286,12 @@ func (a *Clusters) Delete(ctx context.Context, id string) error {
 	}
 	return err
 }
+
+// ClusterRecorded fails, to be retried, until the cluster's record exists:
+// the API starts a join before it writes the record.
+func (a *Clusters) ClusterRecorded(ctx context.Context, id string) error {
+	return untilRecorded(ctx, func(ctx context.Context) error {
+		_, err := a.Store.Clusters.Get(ctx, id)
+		return err
+	})
+}

@@ -378,3 +378,30 @@ func releaseError(e *store.Enabler, err error) error {
 	}
 	return err
 }
+
+// EnablerRecorded fails, to be retried, until the enabler's record exists:
+// the API starts a new enabler's workflow before it writes the record.
+func (a *Enablers) EnablerRecorded(ctx context.Context, id string) error {
+	return untilRecorded(ctx, func(ctx context.Context) error {
+		_, err := a.Store.Enablers.Get(ctx, id)
+		return err
+	})
+}
+
+// untilRecorded calls get until it finds the record, for up to five seconds:
+// the API writes it right after starting the workflow, and an attempt that
+// fails is logged as an error.
+func untilRecorded(ctx context.Context, get func(context.Context) error) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := get(ctx)
+		if !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

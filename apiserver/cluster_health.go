@@ -204,6 +204,9 @@ func (s *server) startMove(c *fiber.Ctx, e *store.Enabler, move scheduler.Move) 
 	} else if err != nil {
 		return "", "", err
 	}
+	if err := s.interrupt(opID); err != nil {
+		return "", "", err
+	}
 	return opID, "", s.start(c, opID, workflows.FailoverEnabler, e.ID, move)
 }
 

@@ -84,7 +84,18 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 		slot := "cloud"
 		cluster.CloudSlot = &slot
 	}
+	// The workflow starts first and waits for the record, so no record is
+	// ever left without its workflow.
+	if err := s.start(c, cluster.OperationID, workflows.JoinCluster, cluster.ID); err != nil {
+		return err
+	}
+	if err := s.interrupt(cluster.OperationID); err != nil {
+		return err
+	}
 	if err := s.Store.Clusters.Insert(ctx, cluster); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			s.unstart(c, cluster.OperationID)
+		}
 		var dup *store.DuplicateError
 		if errors.As(err, &dup) && dup.Field == "cloudSlot" {
 			return apiError(fiber.StatusConflict, "there is already a cloud cluster; there is only ever one")
@@ -92,11 +103,6 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 		if errors.Is(err, store.ErrDuplicate) {
 			return apiError(fiber.StatusConflict, "a cluster named %q already exists", req.Name)
 		}
-		return err
-	}
-	if err := s.start(c, cluster.OperationID, workflows.JoinCluster, cluster.ID); err != nil {
-		// Without its workflow the record would sit Pending for ever.
-		_ = s.Store.Clusters.Delete(ctx, cluster.ID)
 		return err
 	}
 	s.Logger.Info("cluster join started", "requestId", requestID(c), "cluster", cluster.Name, "operation", cluster.OperationID)
@@ -224,6 +230,10 @@ func names(clusters []store.Cluster) string {
 func (s *server) start(c *fiber.Ctx, id string, workflow any, args ...any) error {
 	ctx, cancel := requestContext(c)
 	defer cancel()
+	return s.startWorkflow(ctx, id, workflow, args...)
+}
+
+func (s *server) startWorkflow(ctx context.Context, id string, workflow any, args ...any) error {
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                s.TaskQueue,
@@ -231,6 +241,28 @@ func (s *server) start(c *fiber.Ctx, id string, workflow any, args ...any) error
 	}, workflow, args...)
 	if err != nil {
 		return apiError(fiber.StatusServiceUnavailable, "cannot start operation %s: %v", id, err)
+	}
+	return nil
+}
+
+// unstart ends the workflow of a request that was not recorded (best
+// effort: left running, it ends by itself once it has waited for the record).
+// Only a request certain not to be recorded is unstarted: after any other
+// failed write the workflow finds out for itself.
+func (s *server) unstart(c *fiber.Ctx, id string) {
+	ctx, cancel := requestContext(c)
+	defer cancel()
+	if err := s.Temporal.TerminateWorkflow(ctx, id, "", "the request was not recorded"); err != nil {
+		s.Logger.Warn("cannot end the workflow of a request not recorded; it ends by itself", "operation", id, "err", err)
+	}
+}
+
+// interrupt is the test hook between the two writes of a request: it
+// fails the request there when Config.Interrupt says so, as if the API
+// had stopped.
+func (s *server) interrupt(operationID string) error {
+	if s.Interrupt != nil && s.Interrupt(operationID) {
+		return apiError(fiber.StatusServiceUnavailable, "stopped before starting operation %s (test hook)", operationID)
 	}
 	return nil
 }

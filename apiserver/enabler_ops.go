@@ -35,7 +35,8 @@ var steady = []string{store.StatusEnabled, store.StatusError, store.StatusTermin
 // startOp starts op on the enabler named by :id, one operation per enabler
 // at a time: another running operation is a 409; the same one again joins
 // it. The record changes with compare-and-swap before the workflow starts,
-// so of two concurrent requests one gets 409.
+// so of two concurrent requests one gets 409; a record left changed without
+// its workflow (the API stopped in between) is repaired (repair.go).
 func (s *server) startOp(c *fiber.Ctx, op enablerOp) (string, *store.Enabler, error) {
 	e, err := s.enabler(c, c.Params("id"))
 	if err != nil {
@@ -62,6 +63,9 @@ func (s *server) startOp(c *fiber.Ctx, op enablerOp) (string, *store.Enabler, er
 		op.change(e)
 	}
 	if err := s.Store.Enablers.Update(ctx, e); err != nil {
+		return "", nil, err
+	}
+	if err := s.interrupt(opID); err != nil {
 		return "", nil, err
 	}
 	if err := s.start(c, opID, op.workflow, append([]any{e.ID}, op.args...)...); err != nil {

@@ -180,15 +180,20 @@ func (s *server) addEnabler(c *fiber.Ctx) error {
 	}
 	e.ID = uuid.NewString()
 	e.OperationID = workflows.WorkflowID(workflows.OpInstantiate, e.ID)
+	// The workflow starts first and waits for the record, so no record is
+	// ever left without its workflow.
+	if err := s.start(c, e.OperationID, workflows.InstantiateEnabler, e.ID); err != nil {
+		return err
+	}
+	if err := s.interrupt(e.OperationID); err != nil {
+		return err
+	}
 	ctx, cancel := requestContext(c)
 	defer cancel()
 	if err := s.Store.Enablers.Insert(ctx, e); errors.Is(err, store.ErrDuplicate) {
+		s.unstart(c, e.OperationID)
 		return apiError(fiber.StatusConflict, "an enabler named %q already exists", e.Name)
 	} else if err != nil {
-		return err
-	}
-	if err := s.start(c, e.OperationID, workflows.InstantiateEnabler, e.ID); err != nil {
-		_ = s.Store.Enablers.Delete(ctx, e.ID)
 		return err
 	}
 	s.Logger.Info("enabler instantiation started", "requestId", requestID(c), "enabler", e.Name, "operation", e.OperationID)

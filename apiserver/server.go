@@ -46,6 +46,16 @@ type Config struct {
 	// address per LoginWindow (and ten times that from one address).
 	LoginAttempts int
 	LoginWindow   time.Duration
+	// Interrupt, for tests only, is asked between the two writes of a
+	// request (its record and its workflow, in either order), with the
+	// operation's id: true stops the request there, as if the API had
+	// been killed.
+	Interrupt func(operationID string) bool
+	// RepairEvery is how often records left without their operation are
+	// looked for (see repair.go), RepairAfter how long such a record must
+	// have been untouched: longer than any request takes.
+	RepairEvery time.Duration
+	RepairAfter time.Duration
 }
 
 type server struct {
@@ -68,6 +78,12 @@ func New(cfg Config) *fiber.App {
 	}
 	if cfg.LoginWindow == 0 {
 		cfg.LoginWindow = time.Minute
+	}
+	if cfg.RepairEvery == 0 {
+		cfg.RepairEvery = time.Minute
+	}
+	if cfg.RepairAfter == 0 {
+		cfg.RepairAfter = 2 * time.Minute
 	}
 	s := &server{Config: cfg, charts: newChartCache(time.Minute), health: newHealthCache(10 * time.Second)}
 	s.enablers = &enablerList{store: cfg.Store, maxAge: 5 * time.Minute}
@@ -130,6 +146,11 @@ func New(cfg Config) *fiber.App {
 	api.Post("/operations/:id/abort", s.signalOperation(workflows.SignalAbort))
 
 	s.v4Routes(app)
+	if cfg.Store != nil && cfg.Temporal != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		go s.repairLoop(ctx)
+		app.Hooks().OnShutdown(func() error { stop(); return nil })
+	}
 	return app
 }
 

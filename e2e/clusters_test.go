@@ -41,7 +41,7 @@ func TestClusterLifecycle(t *testing.T) {
 			t.Errorf("cloud = %+v, want the Enabled cloud cluster with 1 node", c)
 		}
 		want := []string{
-			"reach the API server", "check the nodes are Ready", "check for a default StorageClass", "check the pod CIDRs",
+			"wait for the request to be recorded", "reach the API server", "check the nodes are Ready", "check for a default StorageClass", "check the pod CIDRs",
 			"register the metrics target", "detect Cilium ClusterMesh", "enable the cluster",
 		}
 		if op := o.operation(a.OperationID); op.State != "Completed" || !slices.Equal(op.Done, want) {
@@ -144,7 +144,7 @@ func TestClusterLifecycle(t *testing.T) {
 			t.Errorf("edge-2's metrics target was left behind: %v", err)
 		}
 		// Nothing was changed before the check failed: nothing to undo.
-		want := []string{"reach the API server", "check the nodes are Ready", "check for a default StorageClass", "record the error"}
+		want := []string{"wait for the request to be recorded", "reach the API server", "check the nodes are Ready", "check for a default StorageClass", "record the error"}
 		if op := o.operation(a.OperationID); op.State != "Failed" || !slices.Equal(op.Done, want) {
 			t.Errorf("operation = %+v, want Failed with the steps %q", op, want)
 		}

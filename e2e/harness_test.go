@@ -50,13 +50,14 @@ type orchestrator struct {
 	taskQueue string
 }
 
-func startOrchestrator(t testing.TB, env *testenv.Env) *orchestrator {
-	return start(t, env, true)
+func startOrchestrator(t testing.TB, env *testenv.Env, configure ...func(*apiserver.Config)) *orchestrator {
+	return start(t, env, true, configure...)
 }
 
 // start runs the API, and a worker in this process when inProcessWorker;
 // otherwise tests start worker processes with startWorkerProcess.
-func start(t testing.TB, env *testenv.Env, inProcessWorker bool) *orchestrator {
+// configure, if given, changes the API's Config first.
+func start(t testing.TB, env *testenv.Env, inProcessWorker bool, configure ...func(*apiserver.Config)) *orchestrator {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -92,10 +93,14 @@ func start(t testing.TB, env *testenv.Env, inProcessWorker bool) *orchestrator {
 		t.Fatal(err)
 	}
 	tokens, _ := auth.NewTokens(key, time.Hour)
-	app := apiserver.New(apiserver.Config{
+	cfg := apiserver.Config{
 		Store: st, Tokens: tokens, Users: users, Charts: chartrepo.Checker{Timeout: 5 * time.Second},
 		Temporal: tc, TaskQueue: taskQueue, Prometheus: prometheus, Planner: planner, Logger: logger,
-	})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	app := apiserver.New(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

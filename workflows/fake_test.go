@@ -38,6 +38,7 @@ type run struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
 	*fakeActivities
+	start time.Time
 }
 
 func newRun(t *testing.T) *run {
@@ -57,7 +58,7 @@ func newRun(t *testing.T) *run {
 			env.OnActivity(m.Name, matchers...).Return(f.answer(m))
 		}
 	}
-	return &run{t: t, env: env, fakeActivities: f}
+	return &run{t: t, env: env, fakeActivities: f, start: env.Now()}
 }
 
 // answer is a function of the activity method m's signature (without the
@@ -198,3 +199,19 @@ func (r *run) lastCall(activity string, args ...any) {
 }
 
 func lines(steps []string) string { return "  " + strings.Join(steps, "\n  ") }
+
+// doneNothingBut checks that only the activity was called, retried for at
+// least the given time (of the mock clock: the activities take none).
+func (r *run) doneNothingBut(activity string, retried time.Duration) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.calls {
+		if c.activity != activity {
+			r.t.Errorf("%s was called, want only %s", c.activity, activity)
+		}
+	}
+	if now := r.env.Now().Sub(r.start); now < retried {
+		r.t.Errorf("the workflow ended after %v, want it to wait at least %v", now, retried)
+	}
+}

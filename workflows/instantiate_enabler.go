@@ -10,11 +10,16 @@ import (
 // InstantiateEnabler places an enabler and installs its Helm release there.
 // If a step fails for good, or the operator aborts, the release is
 // uninstalled, the reserved capacity freed, and the enabler left in Error
-// with the reason.
+// with the reason. It first waits for the enabler's record, which the API
+// writes once the workflow has started.
 func InstantiateEnabler(ctx workflow.Context, enablerID string) error {
 	op, err := newOperation(ctx)
 	if err != nil {
 		return err
+	}
+	if op.since(changeRecordedFirst) && !op.recorded("wait for the request to be recorded", enablers.EnablerRecorded, enablerID) {
+		op.finish(nil)
+		return nil
 	}
 	err = instantiateEnabler(op, enablerID)
 	if err != nil {

@@ -3,8 +3,10 @@ package workflows_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartorch/smartorch/activities"
 	"github.com/smartorch/smartorch/scheduler"
@@ -24,12 +26,38 @@ func TestInstantiateEnabler(t *testing.T) {
 		watch   = "watch the cluster's health if the enabler fails over"
 	)
 
+	t.Run("the record comes late: the workflow waits for it, then runs", func(t *testing.T) {
+		r := newRun(t)
+		r.fails("EnablerRecorded", store.ErrNotFound)
+		r.env.RegisterDelayedCallback(func() { r.fails("EnablerRecorded", nil) }, 20*time.Second)
+		r.env.ExecuteWorkflow(workflows.InstantiateEnabler, "e1")
+		r.ends(workflows.StateCompleted, "", recorded, demand, place, install, wait, release, mirror, enable, watch)
+		if n := len(r.callsOf("EnablerRecorded")); n < 2 {
+			t.Errorf("EnablerRecorded ran %d times, want it retried until the record came", n)
+		}
+	})
+
+	t.Run("never recorded: ends, having done nothing", func(t *testing.T) {
+		r := newRun(t)
+		r.fails("EnablerRecorded", store.ErrNotFound)
+		r.env.ExecuteWorkflow(workflows.InstantiateEnabler, "e1")
+		r.ends(workflows.StateCompleted, "")
+		r.doneNothingBut("EnablerRecorded", 30*time.Second)
+	})
+
+	t.Run("started before the API recorded first: no wait", func(t *testing.T) {
+		r := newRun(t)
+		r.env.OnGetVersion("recorded-first", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		r.env.ExecuteWorkflow(workflows.InstantiateEnabler, "e1")
+		r.ends(workflows.StateCompleted, "", demand, place, install, wait, release, mirror, enable, watch)
+	})
+
 	t.Run("places with the chart's demand, installs, waits, enables", func(t *testing.T) {
 		r := newRun(t)
 		want := scheduler.Demand{Workloads: []scheduler.Workload{{Kind: "Deployment", Name: "web", Replicas: 2}}}
 		r.returns("Demand", want)
 		r.env.ExecuteWorkflow(workflows.InstantiateEnabler, "e1")
-		r.ends(workflows.StateCompleted, "", demand, place, install, wait, release, mirror, enable, watch)
+		r.ends(workflows.StateCompleted, "", recorded, demand, place, install, wait, release, mirror, enable, watch)
 		if got := r.callsOf("Place"); len(got) != 1 || !reflect.DeepEqual(got[0], []any{"e1", want}) {
 			t.Errorf("Place calls = %v, want one with the demand %v", got, want)
 		}
@@ -42,7 +70,7 @@ func TestInstantiateEnabler(t *testing.T) {
 		r := newRun(t)
 		r.fails("Place", temporal.NewNonRetryableApplicationError("no cluster fits", "Conflict", nil))
 		r.env.ExecuteWorkflow(workflows.InstantiateEnabler, "e1")
-		r.ends(workflows.StateFailed, "no cluster fits", demand, release, "record the error")
+		r.ends(workflows.StateFailed, "no cluster fits", recorded, demand, release, "record the error")
 		r.lastCall("SetEnablerStatus", "e1", store.StatusError, place+": no cluster fits")
 	})
 
@@ -50,7 +78,7 @@ func TestInstantiateEnabler(t *testing.T) {
 		r := newRun(t)
 		r.fails("Install", errConflict)
 		r.env.ExecuteWorkflow(workflows.InstantiateEnabler, "e1")
-		r.ends(workflows.StateFailed, install, demand, place, "uninstall the release", release, "record the error")
+		r.ends(workflows.StateFailed, install, recorded, demand, place, "uninstall the release", release, "record the error")
 	})
 
 	t.Run("not ready in time waits for the operator at once; abort undoes all", func(t *testing.T) {
@@ -58,7 +86,7 @@ func TestInstantiateEnabler(t *testing.T) {
 		r.fails("WaitReady", temporal.NewApplicationError("not ready within 5m0s", activities.ErrorNotReady))
 		r.onceWaiting(wait, r.abort)
 		r.env.ExecuteWorkflow(workflows.InstantiateEnabler, "e1")
-		r.ends(workflows.StateFailed, "aborted by the operator", demand, place, install, "uninstall the release", release, "record the error")
+		r.ends(workflows.StateFailed, "aborted by the operator", recorded, demand, place, install, "uninstall the release", release, "record the error")
 		if n := len(r.callsOf("WaitReady")); n != 1 {
 			t.Errorf("WaitReady ran %d times, want once: waiting again would not help", n)
 		}
@@ -68,7 +96,7 @@ func TestInstantiateEnabler(t *testing.T) {
 		r := newRun(t)
 		r.fails("SyncGlobalServices", errConflict)
 		r.env.ExecuteWorkflow(workflows.InstantiateEnabler, "e1")
-		r.ends(workflows.StateFailed, mirror, demand, place, install, wait, release,
+		r.ends(workflows.StateFailed, mirror, recorded, demand, place, install, wait, release,
 			"remove the global service mirrors", "uninstall the release", release, "record the error")
 	})
 }

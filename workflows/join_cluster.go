@@ -9,10 +9,16 @@ import (
 // JoinCluster checks a newly added cluster, registers it for metrics,
 // connects it to the Cilium ClusterMesh when it runs one, and enables it. If a step fails for good, or the operator aborts, everything
 // done so far is undone and the cluster is left in Error with the reason.
+// It first waits for the cluster's record, which the API writes once the
+// workflow has started.
 func JoinCluster(ctx workflow.Context, clusterID string) error {
 	op, err := newOperation(ctx)
 	if err != nil {
 		return err
+	}
+	if op.since(changeRecordedFirst) && !op.recorded("wait for the request to be recorded", clusters.ClusterRecorded, clusterID) {
+		op.finish(nil)
+		return nil
 	}
 	err = joinCluster(op, clusterID)
 	if err != nil {

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -9,8 +10,12 @@ import (
 	"github.com/smartorch/smartorch/workflows"
 )
 
-// The checks of a join, before anything is changed.
+// The steps of a join before anything is changed: the wait for the
+// record, then the checks.
+const recorded = "wait for the request to be recorded"
+
 var joinChecks = []string{
+	recorded,
 	"reach the API server",
 	"check the nodes are Ready",
 	"check for a default StorageClass",
@@ -26,6 +31,25 @@ func TestJoinCluster(t *testing.T) {
 		"set the Cilium cluster name and id",
 		"connect the mesh peers and restart their agents",
 	}
+
+	t.Run("the record comes late: the join waits for it, then runs", func(t *testing.T) {
+		r := newRun(t)
+		r.fails("ClusterRecorded", store.ErrNotFound)
+		r.env.RegisterDelayedCallback(func() { r.fails("ClusterRecorded", nil) }, 20*time.Second)
+		r.env.ExecuteWorkflow(workflows.JoinCluster, "c1")
+		r.ends(workflows.StateCompleted, "", steps("enable the cluster")...)
+		if n := len(r.callsOf("ClusterRecorded")); n < 2 {
+			t.Errorf("ClusterRecorded ran %d times, want it retried until the record came", n)
+		}
+	})
+
+	t.Run("never recorded: ends, having done nothing", func(t *testing.T) {
+		r := newRun(t)
+		r.fails("ClusterRecorded", store.ErrNotFound)
+		r.env.ExecuteWorkflow(workflows.JoinCluster, "c1")
+		r.ends(workflows.StateCompleted, "")
+		r.doneNothingBut("ClusterRecorded", 30*time.Second)
+	})
 
 	t.Run("without a mesh", func(t *testing.T) {
 		r := newRun(t)
@@ -53,7 +77,7 @@ func TestJoinCluster(t *testing.T) {
 		r := newRun(t)
 		r.fails("CheckPodCIDRs", errConflict)
 		r.env.ExecuteWorkflow(workflows.JoinCluster, "c1")
-		r.ends(workflows.StateFailed, "check the pod CIDRs: pod CIDR overlaps", append(joinChecks[:3:3], "record the error")...)
+		r.ends(workflows.StateFailed, "check the pod CIDRs: pod CIDR overlaps", append(joinChecks[:4:4], "record the error")...)
 		if n := len(r.callsOf("CheckPodCIDRs")); n != 1 {
 			t.Errorf("CheckPodCIDRs ran %d times, want once: a permanent error is not retried", n)
 		}

@@ -117,7 +117,27 @@ const (
 	// An instantiated enabler with failover enabled has its cluster's
 	// health watched.
 	changeClusterHealth = "cluster-health"
+	// The API starts a new resource's workflow before it records the
+	// request, and the workflow waits for the record.
+	changeRecordedFirst = "recorded-first"
 )
+
+// recorded is the first step of a workflow the API starts before it
+// records the request (so no record is ever left without its workflow):
+// it waits for the record, and reports false if it never came, the API
+// having failed or stopped before writing it. The workflow then ends
+// having done nothing: there is nothing to undo, and no record to tell.
+func (op *operation) recorded(name string, fn any, id string) bool {
+	op.status.Step = name
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(op.ctx, recordWait), fn, id).Get(op.ctx, nil)
+	if err != nil {
+		workflow.GetLogger(op.ctx).Info("the request was never recorded: nothing to do", "id", id, "err", err)
+		op.status.LastError = "the request was never recorded: " + message(err)
+		return false
+	}
+	op.status.Done = append(op.status.Done, name)
+	return true
+}
 
 // undo registers a compensation to run if the operation later fails.
 // Workflows register it before the step it undoes, not after: a step that

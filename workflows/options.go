@@ -79,6 +79,20 @@ var (
 	}
 )
 
+// recordWait waits for the API to record the request that started the
+// workflow: for about a minute (seven attempts of five seconds and the
+// intervals between), well past the API's 30-second request timeout, so a
+// record written at all is seen.
+var recordWait = workflow.ActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Second,
+		MaximumAttempts:    7,
+	},
+}
+
 // probeCall probes a cluster (bounded by its own timeout inside) or starts
 // a workflow: retried briefly, the next probe is the real retry.
 var probeCall = workflow.ActivityOptions{
