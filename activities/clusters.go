@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/smartorch/smartorch/clusterstate"
 	"github.com/smartorch/smartorch/kubeconfig"
 	"github.com/smartorch/smartorch/store"
 )
@@ -115,7 +116,7 @@ func (a *Clusters) CheckNodes(ctx context.Context, id string) (int, error) {
 	}
 	var notReady, cidrs []string
 	for _, n := range nodes.Items {
-		if !nodeReady(&n) {
+		if !clusterstate.Ready(&n) {
 			notReady = append(notReady, n.Name)
 		}
 		for _, cidr := range podCIDRs(&n) {
@@ -132,15 +133,6 @@ func (a *Clusters) CheckNodes(ctx context.Context, id string) (int, error) {
 		c.NodeCount = len(nodes.Items)
 		c.PodCIDRs = cidrs
 	})
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, cond := range n.Status.Conditions {
-		if cond.Type == corev1.NodeReady {
-			return cond.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func podCIDRs(n *corev1.Node) []string {

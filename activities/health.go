@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/smartorch/smartorch/clusterstate"
 	"github.com/smartorch/smartorch/kubeconfig"
 	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/scheduler"
@@ -152,7 +153,7 @@ func (a *Health) look(ctx context.Context, c *store.Cluster, on []store.Enabler)
 	}
 	var problems []string
 	for i := range nodes.Items {
-		if !nodeReady(&nodes.Items[i]) {
+		if !clusterstate.Ready(&nodes.Items[i]) {
 			problems = append(problems, "node "+nodes.Items[i].Name+" is not Ready")
 		}
 	}
