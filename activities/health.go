@@ -93,7 +93,7 @@ func (a *Health) ProbeCluster(ctx context.Context, clusterID string) (Probe, err
 	if err != nil {
 		return Probe{}, err
 	}
-	on, err := a.Store.Enablers.Find(ctx, map[string]any{"clusterId": clusterID})
+	on, err := a.Store.Enablers.Find(ctx, store.OnCluster(clusterID))
 	if err != nil {
 		return Probe{}, err
 	}
@@ -101,7 +101,7 @@ func (a *Health) ProbeCluster(ctx context.Context, clusterID string) (Probe, err
 	seen, problem := a.look(ctx, c, on)
 	prev := c.Health
 	next := nextHealth(prev, seen, problem, now, a.Settings.UnreachableAfter)
-	err = a.updateCluster(ctx, clusterID, func(c *store.Cluster) {
+	err = a.Store.Clusters.Modify(ctx, clusterID, func(c *store.Cluster) {
 		n := next
 		if c.Health != nil {
 			n.Probes = c.Health.Probes
@@ -233,10 +233,6 @@ func (a *Health) showOutage(ctx context.Context, cluster string, on []store.Enab
 	return nil
 }
 
-func (a *Health) updateCluster(ctx context.Context, id string, change func(*store.Cluster)) error {
-	return (&Clusters{Store: a.Store}).update(ctx, id, change)
-}
-
 // Start names a workflow to start.
 type Start struct {
 	ID       string
@@ -337,7 +333,7 @@ func (a *Health) RemoveStaleReleases(ctx context.Context, clusterID string) erro
 		done = append(done, s.EnablerID)
 	}
 	if len(done) > 0 {
-		errs = append(errs, a.updateCluster(ctx, clusterID, func(c *store.Cluster) {
+		errs = append(errs, a.Store.Clusters.Modify(ctx, clusterID, func(c *store.Cluster) {
 			c.Stale = slices.DeleteFunc(c.Stale, func(s store.StaleRelease) bool { return slices.Contains(done, s.EnablerID) })
 		}))
 	}

@@ -95,24 +95,20 @@ func (s *server) patchCluster(c *fiber.Ctx) error {
 	}
 	ctx, cancel := requestContext(c)
 	defer cancel()
-	for {
+	// Modify applies the patch again to a record changed meanwhile (by a join or another patch).
+	err = s.Store.Clusters.Modify(ctx, found.ID, func(cl *store.Cluster) {
 		if req.Labels != nil {
-			found.Labels = *req.Labels
+			cl.Labels = *req.Labels
 		}
 		if req.Description != nil {
-			found.Description = *req.Description
+			cl.Description = *req.Description
 		}
-		err := s.Store.Clusters.Update(ctx, found)
-		if errors.Is(err, store.ErrStale) { // changed meanwhile (a join or another patch): apply to the fresh record
-			if found, err = s.Store.Clusters.Get(ctx, found.ID); err == nil {
-				continue
-			}
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return apiError(fiber.StatusNotFound, "cluster %q not found", c.Params("id"))
-		} else if err != nil {
-			return err
-		}
-		return c.JSON(found)
+		found = cl
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return apiError(fiber.StatusNotFound, "cluster %q not found", c.Params("id"))
+	} else if err != nil {
+		return err
 	}
+	return c.JSON(found)
 }
