@@ -169,7 +169,7 @@ func (c *Cluster) Prometheus(central string) string {
 
 // Enabler statuses beyond the cluster ones (Pending, Enabled, Error). The
 // -ing ones last while their operation runs; Missing and Degraded are seen
-// on read, when the release is gone or not ready.
+// by the cluster health probe, when the release is gone or not ready.
 const (
 	StatusTerminating = "Terminating"
 	StatusTerminated  = "Terminated"
