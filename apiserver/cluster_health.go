@@ -102,6 +102,8 @@ func (s *server) uncordonCluster(c *fiber.Ctx) error {
 }
 
 // changeCluster applies change to the cluster named by :id and answers it.
+// Modify applies it again to a record changed meanwhile (by a join, a probe
+// or another change).
 func (s *server) changeCluster(c *fiber.Ctx, change func(*store.Cluster)) error {
 	cluster, err := s.cluster(c, c.Params("id"))
 	if err != nil {
@@ -113,7 +115,9 @@ func (s *server) changeCluster(c *fiber.Ctx, change func(*store.Cluster)) error 
 		change(cl)
 		cluster = cl
 	})
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
+		return apiError(fiber.StatusNotFound, "cluster %q not found", c.Params("id"))
+	} else if err != nil {
 		return err
 	}
 	s.Logger.Info("cluster changed", "requestId", requestID(c), "cluster", cluster.Name, "cordoned", cluster.Cordon != nil)

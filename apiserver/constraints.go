@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"errors"
 	"slices"
 	"time"
 
@@ -89,26 +88,12 @@ func (s *server) patchCluster(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	found, err := s.cluster(c, c.Params("id"))
-	if err != nil {
-		return err
-	}
-	ctx, cancel := requestContext(c)
-	defer cancel()
-	// Modify applies the patch again to a record changed meanwhile (by a join or another patch).
-	err = s.Store.Clusters.Modify(ctx, found.ID, func(cl *store.Cluster) {
+	return s.changeCluster(c, func(cl *store.Cluster) {
 		if req.Labels != nil {
 			cl.Labels = *req.Labels
 		}
 		if req.Description != nil {
 			cl.Description = *req.Description
 		}
-		found = cl
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return apiError(fiber.StatusNotFound, "cluster %q not found", c.Params("id"))
-	} else if err != nil {
-		return err
-	}
-	return c.JSON(found)
 }
