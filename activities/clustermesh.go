@@ -69,7 +69,7 @@ func (a *Clusters) AllocateMeshID(ctx context.Context, id string) (int, error) {
 		if c.Mesh != nil {
 			return c.Mesh.ID, nil
 		}
-		holders, err := a.Store.Clusters.Find(ctx, map[string]any{"mesh.id": map[string]any{"$exists": true}})
+		holders, err := a.Store.Clusters.Find(ctx, store.HoldingMeshID())
 		if err != nil {
 			return 0, err
 		}
@@ -97,7 +97,7 @@ func (a *Clusters) AllocateMeshID(ctx context.Context, id string) (int, error) {
 
 // ReleaseMeshID frees the cluster's id.
 func (a *Clusters) ReleaseMeshID(ctx context.Context, id string) error {
-	err := a.update(ctx, id, func(c *store.Cluster) { c.Mesh = nil })
+	err := a.Store.Clusters.Modify(ctx, id, func(c *store.Cluster) { c.Mesh = nil })
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -139,7 +139,7 @@ func (a *Clusters) ConnectMesh(ctx context.Context, id string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	peers, err := a.meshPeers(ctx, c)
+	peers, err := a.Store.Clusters.Find(ctx, store.MeshPeers(c))
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (a *Clusters) ConnectMesh(ctx context.Context, id string) ([]string, error)
 		if err := mesh.Connect(ctx, remote, local); err != nil {
 			return nil, err
 		}
-		if err := a.update(ctx, p.ID, func(pc *store.Cluster) { pc.Mesh = addPeer(pc.Mesh, c.Name) }); err != nil {
+		if err := a.Store.Clusters.Modify(ctx, p.ID, func(pc *store.Cluster) { pc.Mesh = addPeer(pc.Mesh, c.Name) }); err != nil {
 			return nil, err
 		}
 		if err := mesh.RestartAgents(ctx, remote, stamp); err != nil {
@@ -164,7 +164,7 @@ func (a *Clusters) ConnectMesh(ctx context.Context, id string) ([]string, error)
 		}
 		names = append(names, p.Name)
 	}
-	if err := a.update(ctx, id, func(lc *store.Cluster) {
+	if err := a.Store.Clusters.Modify(ctx, id, func(lc *store.Cluster) {
 		for _, n := range names {
 			lc.Mesh = addPeer(lc.Mesh, n)
 		}
@@ -172,18 +172,6 @@ func (a *Clusters) ConnectMesh(ctx context.Context, id string) ([]string, error)
 		return nil, err
 	}
 	return names, mesh.RestartAgents(ctx, local, stamp)
-}
-
-// meshPeers are the clusters c connects with: for an edge the cloud, for
-// the cloud the edges; only clusters holding a ClusterMesh id and not failed.
-func (a *Clusters) meshPeers(ctx context.Context, c *store.Cluster) ([]store.Cluster, error) {
-	candidates, err := a.Store.Clusters.Find(ctx, map[string]any{
-		"_id":     map[string]any{"$ne": c.ID},
-		"cloud":   !c.Cloud,
-		"mesh.id": map[string]any{"$exists": true},
-		"status":  map[string]any{"$nin": []string{store.StatusError, store.StatusRemoving}},
-	})
-	return candidates, err
 }
 
 // DisconnectMesh removes the cluster from every peer and every peer from
@@ -198,7 +186,7 @@ func (a *Clusters) DisconnectMesh(ctx context.Context, id string) error {
 		return err
 	}
 	// Peers are whoever lists this cluster, and whoever it lists.
-	linked, err := a.Store.Clusters.Find(ctx, map[string]any{"mesh.peers": c.Name})
+	linked, err := a.Store.Clusters.Find(ctx, store.ListingMeshPeer(c.Name))
 	if err != nil {
 		return err
 	}
@@ -217,7 +205,7 @@ func (a *Clusters) DisconnectMesh(ctx context.Context, id string) error {
 		if err := mesh.Disconnect(ctx, local, p.Name); err != nil {
 			return err
 		}
-		if err := a.update(ctx, p.ID, func(pc *store.Cluster) { pc.Mesh = removePeer(pc.Mesh, c.Name) }); err != nil {
+		if err := a.Store.Clusters.Modify(ctx, p.ID, func(pc *store.Cluster) { pc.Mesh = removePeer(pc.Mesh, c.Name) }); err != nil {
 			return err
 		}
 		if err := mesh.RestartAgents(ctx, remote, stamp); err != nil {
@@ -231,7 +219,7 @@ func (a *Clusters) DisconnectMesh(ctx context.Context, id string) error {
 			}
 		}
 	}
-	if err := a.update(ctx, id, func(lc *store.Cluster) {
+	if err := a.Store.Clusters.Modify(ctx, id, func(lc *store.Cluster) {
 		if lc.Mesh != nil {
 			lc.Mesh.Peers = nil
 		}

@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/smartorch/smartorch/clusterstate"
 	"github.com/smartorch/smartorch/kubeconfig"
 	"github.com/smartorch/smartorch/store"
 )
@@ -55,21 +56,6 @@ func (a *Clusters) load(ctx context.Context, id string) (*store.Cluster, kuberne
 	return c, client, nil
 }
 
-// update applies change to the stored cluster, re-reading on a concurrent change.
-func (a *Clusters) update(ctx context.Context, id string, change func(*store.Cluster)) error {
-	for {
-		c, err := a.Store.Clusters.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		change(c)
-		err = a.Store.Clusters.Update(ctx, c)
-		if !errors.Is(err, store.ErrStale) {
-			return err
-		}
-	}
-}
-
 // Describe returns the cluster's name and role.
 func (a *Clusters) Describe(ctx context.Context, id string) (ClusterInfo, error) {
 	c, err := a.Store.Clusters.Get(ctx, id)
@@ -90,7 +76,7 @@ func (a *Clusters) Connect(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cluster %s: API server unreachable: %w", c.Name, err)
 	}
-	return v.GitVersion, a.update(ctx, id, func(c *store.Cluster) {
+	return v.GitVersion, a.Store.Clusters.Modify(ctx, id, func(c *store.Cluster) {
 		c.ServerVersion = v.GitVersion
 		c.Notes = nil
 		if c.K8sVersion != "" && !strings.HasPrefix(strings.TrimPrefix(v.GitVersion, "v"), strings.TrimPrefix(c.K8sVersion, "v")) {
@@ -115,7 +101,7 @@ func (a *Clusters) CheckNodes(ctx context.Context, id string) (int, error) {
 	}
 	var notReady, cidrs []string
 	for _, n := range nodes.Items {
-		if !nodeReady(&n) {
+		if !clusterstate.Ready(&n) {
 			notReady = append(notReady, n.Name)
 		}
 		for _, cidr := range podCIDRs(&n) {
@@ -128,19 +114,10 @@ func (a *Clusters) CheckNodes(ctx context.Context, id string) (int, error) {
 		return 0, fmt.Errorf("cluster %s: nodes not Ready: %s", c.Name, strings.Join(notReady, ", "))
 	}
 	slices.Sort(cidrs)
-	return len(nodes.Items), a.update(ctx, id, func(c *store.Cluster) {
+	return len(nodes.Items), a.Store.Clusters.Modify(ctx, id, func(c *store.Cluster) {
 		c.NodeCount = len(nodes.Items)
 		c.PodCIDRs = cidrs
 	})
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, cond := range n.Status.Conditions {
-		if cond.Type == corev1.NodeReady {
-			return cond.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func podCIDRs(n *corev1.Node) []string {
@@ -181,7 +158,7 @@ func (a *Clusters) CheckPodCIDRs(ctx context.Context, id string) error {
 		return err
 	}
 	_, reserved, _ := net.ParseCIDR(ReservedPodCIDR)
-	others, err := a.Store.Clusters.Find(ctx, map[string]any{"_id": map[string]any{"$ne": id}})
+	others, err := a.Store.Clusters.Find(ctx, store.OtherThan(id))
 	if err != nil {
 		return err
 	}
@@ -273,7 +250,7 @@ func (a *Clusters) UnregisterMetrics(ctx context.Context, id string) error {
 
 // SetStatus records the cluster's status and the reason for it.
 func (a *Clusters) SetStatus(ctx context.Context, id, status, reason string) error {
-	return a.update(ctx, id, func(c *store.Cluster) {
+	return a.Store.Clusters.Modify(ctx, id, func(c *store.Cluster) {
 		c.Status, c.StatusReason = status, reason
 	})
 }

@@ -42,21 +42,6 @@ func horizon(s string) time.Duration {
 	return d
 }
 
-// update applies change to the stored enabler, re-reading on a concurrent change.
-func (a *Enablers) update(ctx context.Context, id string, change func(*store.Enabler)) error {
-	for {
-		e, err := a.Store.Enablers.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		change(e)
-		err = a.Store.Enablers.Update(ctx, e)
-		if !errors.Is(err, store.ErrStale) {
-			return err
-		}
-	}
-}
-
 // chartError makes the caller's mistakes (no such chart or version, values
 // the chart refuses) permanent; anything else is worth retrying.
 func chartError(err error) error {
@@ -77,7 +62,7 @@ func (a *Enablers) Demand(ctx context.Context, id string) (scheduler.Demand, err
 	if err != nil {
 		return scheduler.Demand{}, chartError(err)
 	}
-	err = a.update(ctx, id, func(e *store.Enabler) { e.ChartVersion = resolved.Version })
+	err = a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) { e.ChartVersion = resolved.Version })
 	return demand, err
 }
 
@@ -99,7 +84,7 @@ func (a *Enablers) Place(ctx context.Context, id string, demand scheduler.Demand
 	if err != nil {
 		return err
 	}
-	err = a.update(ctx, id, func(e *store.Enabler) {
+	err = a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) {
 		e.Placement = &decision
 		e.ClusterID, e.Cluster = decision.ClusterID, decision.Cluster
 	})
@@ -173,7 +158,7 @@ func (a *Enablers) Install(ctx context.Context, id string) error {
 	if err != nil {
 		return releaseError(e, err)
 	}
-	return a.update(ctx, id, func(e *store.Enabler) { e.ReleaseRevision = rel.Revision })
+	return a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) { e.ReleaseRevision = rel.Revision })
 }
 
 // WaitReady waits until the release's workloads are ready, within the
@@ -218,7 +203,7 @@ func (a *Enablers) Uninstall(ctx context.Context, id string) error {
 
 // SetEnablerStatus records the enabler's status and its reason.
 func (a *Enablers) SetEnablerStatus(ctx context.Context, id, status, reason string) error {
-	return a.update(ctx, id, func(e *store.Enabler) {
+	return a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) {
 		e.Status, e.StatusReason = status, reason
 		if reason == "" {
 			setMirrorReason(e)
@@ -234,7 +219,7 @@ type EnablerRef struct {
 
 // EnablersOn lists the enablers placed on a cluster.
 func (a *Enablers) EnablersOn(ctx context.Context, clusterID string) ([]EnablerRef, error) {
-	on, err := a.Store.Enablers.Find(ctx, map[string]any{"clusterId": clusterID})
+	on, err := a.Store.Enablers.Find(ctx, store.OnCluster(clusterID))
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +234,7 @@ func (a *Enablers) EnablersOn(ctx context.Context, clusterID string) ([]EnablerR
 // on any cluster; its record (values, last placement) stays, so it can be
 // instantiated again.
 func (a *Enablers) Detach(ctx context.Context, id, reason string) error {
-	return a.update(ctx, id, func(e *store.Enabler) {
+	return a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) {
 		e.Status, e.StatusReason = store.StatusTerminated, reason
 		e.ClusterID, e.Cluster = "", ""
 	})
@@ -290,7 +275,7 @@ func (a *Enablers) CleanupVolumes(ctx context.Context, id string) ([]store.Volum
 			deleted = append(deleted, store.Volume(v))
 		}
 	}
-	err = a.update(ctx, id, func(e *store.Enabler) {
+	err = a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) {
 		e.VolumeCleanup = &store.VolumeCleanup{At: time.Now().UTC(), Deleted: deleted}
 	})
 	return deleted, err
@@ -326,7 +311,7 @@ func (a *Enablers) Upgrade(ctx context.Context, id string) error {
 	if err != nil {
 		return releaseError(e, err)
 	}
-	return a.update(ctx, id, func(e *store.Enabler) { e.ChartVersion, e.ReleaseRevision = resolved.Version, rel.Revision })
+	return a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) { e.ChartVersion, e.ReleaseRevision = resolved.Version, rel.Revision })
 }
 
 // RevertUpgrade rolls the release back to revision and puts the version
@@ -342,7 +327,7 @@ func (a *Enablers) RevertUpgrade(ctx context.Context, id string, revision int) e
 	if err != nil {
 		return releaseError(e, err)
 	}
-	return a.update(ctx, id, func(e *store.Enabler) {
+	return a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) {
 		if p := e.Previous; p != nil {
 			e.Version, e.ChartVersion, e.Values = p.Version, p.ChartVersion, p.Values
 		}
@@ -363,7 +348,7 @@ func (a *Enablers) Rollback(ctx context.Context, id string, revision int) error 
 	if err != nil {
 		return releaseError(e, err)
 	}
-	return a.update(ctx, id, func(e *store.Enabler) {
+	return a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) {
 		e.ChartVersion, e.Values, e.ReleaseRevision, e.Previous = rel.ChartVersion, rel.Values, rel.Revision, nil
 	})
 }

@@ -53,7 +53,7 @@ func (a *Enablers) PlaceAway(ctx context.Context, id string, demand scheduler.De
 		}
 		return errors.New(reason)
 	}
-	return a.update(ctx, id, func(e *store.Enabler) {
+	return a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) {
 		e.Placement = &decision
 		e.ClusterID, e.Cluster = decision.ClusterID, decision.Cluster
 	})
@@ -69,7 +69,7 @@ func movedBy(e *store.Enabler) *scheduler.Move {
 // PutBack undoes PlaceAway: the enabler is on the cluster it was to leave,
 // with its previous decision.
 func (a *Enablers) PutBack(ctx context.Context, id string, previous scheduler.Decision, move scheduler.Move) error {
-	return a.update(ctx, id, func(e *store.Enabler) {
+	return a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) {
 		e.ClusterID, e.Cluster = move.FromID, move.From
 		e.Placement = nil
 		if previous.Policy != "" {
@@ -86,7 +86,7 @@ func (a *Enablers) MarkStale(ctx context.Context, clusterID, id string) error {
 	if err != nil {
 		return err
 	}
-	return (&Clusters{Store: a.Store}).update(ctx, clusterID, func(c *store.Cluster) {
+	return a.Store.Clusters.Modify(ctx, clusterID, func(c *store.Cluster) {
 		if !slices.ContainsFunc(c.Stale, func(s store.StaleRelease) bool { return s.EnablerID == id }) {
 			c.Stale = append(c.Stale, store.StaleRelease{EnablerID: id, Name: e.Name, Namespace: e.Namespace})
 		}
@@ -95,7 +95,7 @@ func (a *Enablers) MarkStale(ctx context.Context, clusterID, id string) error {
 
 // UnmarkStale forgets the enabler's stale release on the cluster.
 func (a *Enablers) UnmarkStale(ctx context.Context, clusterID, id string) error {
-	err := (&Clusters{Store: a.Store}).update(ctx, clusterID, func(c *store.Cluster) {
+	err := a.Store.Clusters.Modify(ctx, clusterID, func(c *store.Cluster) {
 		c.Stale = slices.DeleteFunc(c.Stale, func(s store.StaleRelease) bool { return s.EnablerID == id })
 	})
 	if errors.Is(err, store.ErrNotFound) {

@@ -56,7 +56,7 @@ func (a *Enablers) MirrorGlobalServicesInto(ctx context.Context, clusterID strin
 	if err != nil {
 		return err
 	}
-	installed, err := a.Store.Enablers.Find(ctx, map[string]any{"status": map[string]any{"$in": []string{store.StatusEnabled, store.StatusDegraded}}})
+	installed, err := a.Store.Enablers.Find(ctx, store.WithStatus(store.StatusEnabled, store.StatusDegraded))
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (a *Enablers) RemoveMirrorsFrom(ctx context.Context, clusterID string) erro
 	if err != nil {
 		return fmt.Errorf("cluster %s: %w", c.Name, err)
 	}
-	recorded, err := a.Store.Enablers.Find(ctx, map[string]any{"globalServices": map[string]any{"$exists": true}})
+	recorded, err := a.Store.Enablers.Find(ctx, store.WithGlobalServices())
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (a *Enablers) RemoveMirrorsFrom(ctx context.Context, clusterID string) erro
 	}
 	slices.Sort(owners)
 	for _, id := range slices.Compact(owners) {
-		err := a.update(ctx, id, func(e *store.Enabler) {
+		err := a.Store.Enablers.Modify(ctx, id, func(e *store.Enabler) {
 			for i := range e.GlobalServices {
 				s := &e.GlobalServices[i]
 				s.Mirrors = slices.DeleteFunc(s.Mirrors, func(m store.Mirror) bool { return m.Cluster == c.Name })
@@ -171,7 +171,7 @@ func (a *Enablers) syncMirrors(ctx context.Context, e *store.Enabler, services [
 		}
 	}
 
-	err = a.update(ctx, e.ID, func(rec *store.Enabler) {
+	err = a.Store.Enablers.Modify(ctx, e.ID, func(rec *store.Enabler) {
 		next := make([]store.GlobalService, len(services))
 		for i, s := range services {
 			next[i] = s

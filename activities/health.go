@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/smartorch/smartorch/clusterstate"
 	"github.com/smartorch/smartorch/kubeconfig"
 	"github.com/smartorch/smartorch/release"
 	"github.com/smartorch/smartorch/scheduler"
@@ -83,7 +84,8 @@ var installed = []string{store.StatusEnabled, store.StatusDegraded, store.Status
 // ProbeCluster looks at the cluster's API server, its nodes and the
 // releases of its enablers, and records the cluster's health. While the
 // cluster is Unreachable its installed enablers are shown Degraded; when
-// it answers again they are Enabled again (reads refine that).
+// it answers, each shows what its release is: Missing when it is gone,
+// Degraded when it failed or is not ready, Enabled otherwise.
 func (a *Health) ProbeCluster(ctx context.Context, clusterID string) (Probe, error) {
 	c, err := a.Store.Clusters.Get(ctx, clusterID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -92,15 +94,20 @@ func (a *Health) ProbeCluster(ctx context.Context, clusterID string) (Probe, err
 	if err != nil {
 		return Probe{}, err
 	}
-	on, err := a.Store.Enablers.Find(ctx, map[string]any{"clusterId": clusterID})
+	on, err := a.Store.Enablers.Find(ctx, store.OnCluster(clusterID))
 	if err != nil {
 		return Probe{}, err
 	}
 	now := time.Now().UTC()
-	seen, problem := a.look(ctx, c, on)
+	seen, problem, releases := a.look(ctx, c, on)
 	prev := c.Health
 	next := nextHealth(prev, seen, problem, now, a.Settings.UnreachableAfter)
-	err = a.updateCluster(ctx, clusterID, func(c *store.Cluster) {
+	// The enablers first: once the probe is recorded on the cluster (what a
+	// check waits for), their status says what it found.
+	if err := a.showStatus(ctx, c.Name, on, next.State == store.HealthUnreachable, next, releases); err != nil {
+		return Probe{}, err
+	}
+	err = a.Store.Clusters.Modify(ctx, clusterID, func(c *store.Cluster) {
 		n := next
 		if c.Health != nil {
 			n.Probes = c.Health.Probes
@@ -112,9 +119,6 @@ func (a *Health) ProbeCluster(ctx context.Context, clusterID string) (Probe, err
 		return Probe{}, err
 	}
 	wasUnreachable := prev != nil && prev.State == store.HealthUnreachable
-	if err := a.showOutage(ctx, c.Name, on, next.State == store.HealthUnreachable, next); err != nil {
-		return Probe{}, err
-	}
 	p := Probe{Cluster: c.Name, State: next.State, Since: next.Since, Reason: next.Reason, Interval: a.Settings.Interval, Watched: len(c.Stale) > 0}
 	for _, e := range on {
 		if !e.FailsOver() || e.Status == store.StatusTerminated || e.Status == store.StatusDeleting {
@@ -136,23 +140,28 @@ func (a *Health) grace(f *store.Failover) time.Duration {
 	return a.Settings.Grace
 }
 
+// releaseSeen is the status and reason an enabler's release calls for.
+type releaseSeen struct{ status, reason string }
+
 // look probes the cluster once: reached says whether its API server
 // answered; problem is what is wrong (unreachable, nodes or releases not
-// ready), or "".
-func (a *Health) look(ctx context.Context, c *store.Cluster, on []store.Enabler) (reached bool, problem string) {
+// ready), or ""; releases are what the releases of the installed enablers
+// call for, by enabler id (none for a release that could not be checked).
+func (a *Health) look(ctx context.Context, c *store.Cluster, on []store.Enabler) (reached bool, problem string, releases map[string]releaseSeen) {
 	client, _, err := kubeconfig.Client(c.Credentials)
 	if err != nil {
-		return false, "credentials: " + err.Error()
+		return false, "credentials: " + err.Error(), nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return false, "API server unreachable: " + err.Error()
+		return false, "API server unreachable: " + err.Error(), nil
 	}
+	releases = map[string]releaseSeen{}
 	var problems []string
 	for i := range nodes.Items {
-		if !nodeReady(&nodes.Items[i]) {
+		if !clusterstate.Ready(&nodes.Items[i]) {
 			problems = append(problems, "node "+nodes.Items[i].Name+" is not Ready")
 		}
 	}
@@ -166,11 +175,18 @@ func (a *Health) look(ctx context.Context, c *store.Cluster, on []store.Enabler)
 			problems = append(problems, fmt.Sprintf("release %s: %v", e.Name, err))
 		case h.Release == nil:
 			problems = append(problems, "release "+e.Name+" is not installed")
-		case h.Release.Status != "deployed" || !h.Ready:
+			releases[e.ID] = releaseSeen{store.StatusMissing, fmt.Sprintf("release %s is not installed on %s: it was removed outside the orchestrator", e.Name, c.Name)}
+		case h.Release.Status != "deployed":
 			problems = append(problems, fmt.Sprintf("release %s is %s, not ready: %s", e.Name, h.Release.Status, strings.Join(h.NotReady, "; ")))
+			releases[e.ID] = releaseSeen{store.StatusDegraded, "release status is " + h.Release.Status}
+		case !h.Ready:
+			problems = append(problems, fmt.Sprintf("release %s is %s, not ready: %s", e.Name, h.Release.Status, strings.Join(h.NotReady, "; ")))
+			releases[e.ID] = releaseSeen{store.StatusDegraded, "not ready: " + strings.Join(h.NotReady, "; ")}
+		default:
+			releases[e.ID] = releaseSeen{store.StatusEnabled, e.MirrorProblems()}
 		}
 	}
-	return true, strings.Join(problems, "; ")
+	return true, strings.Join(problems, "; "), releases
 }
 
 // nextHealth is the health after a probe. Probes failing for less than
@@ -212,17 +228,29 @@ func nextHealth(prev *store.ClusterHealth, reached bool, problem string, now tim
 // outagePrefix starts the reason of an enabler Degraded by its cluster's outage.
 func outagePrefix(cluster string) string { return "cluster " + cluster + " is Unreachable" }
 
-// showOutage marks the installed enablers of an Unreachable cluster
-// Degraded, and puts those it marked back to Enabled once it answers.
-func (a *Health) showOutage(ctx context.Context, cluster string, on []store.Enabler, down bool, h store.ClusterHealth) error {
+// showStatus marks the installed enablers of an Unreachable cluster
+// Degraded. Once it answers, each shows what its release calls for, or,
+// when its release could not be checked, Enabled again if the outage had
+// marked it.
+func (a *Health) showStatus(ctx context.Context, cluster string, on []store.Enabler, down bool, h store.ClusterHealth, releases map[string]releaseSeen) error {
 	enablers := &Enablers{Store: a.Store}
 	for _, e := range on {
 		ours := e.Status == store.StatusDegraded && strings.HasPrefix(e.StatusReason, outagePrefix(cluster))
+		seen, checked := releases[e.ID]
 		var err error
 		switch {
-		case down && e.Status == store.StatusEnabled:
-			err = enablers.SetEnablerStatus(ctx, e.ID, store.StatusDegraded, fmt.Sprintf("%s since %s: %s", outagePrefix(cluster), h.Since.Format(time.RFC3339), h.Reason))
-		case !down && ours:
+		case down:
+			if e.Status == store.StatusEnabled {
+				err = enablers.SetEnablerStatus(ctx, e.ID, store.StatusDegraded, fmt.Sprintf("%s since %s: %s", outagePrefix(cluster), h.Since.Format(time.RFC3339), h.Reason))
+			}
+		case checked && (seen.status != e.Status || seen.reason != e.StatusReason):
+			e.Status, e.StatusReason = seen.status, seen.reason
+			// Against the record the probe read: an operation started since
+			// wins, its status is the newer truth.
+			if err = a.Store.Enablers.Update(ctx, &e); errors.Is(err, store.ErrStale) {
+				err = nil
+			}
+		case !checked && ours:
 			err = enablers.SetEnablerStatus(ctx, e.ID, store.StatusEnabled, "")
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -230,10 +258,6 @@ func (a *Health) showOutage(ctx context.Context, cluster string, on []store.Enab
 		}
 	}
 	return nil
-}
-
-func (a *Health) updateCluster(ctx context.Context, id string, change func(*store.Cluster)) error {
-	return (&Clusters{Store: a.Store}).update(ctx, id, change)
 }
 
 // Start names a workflow to start.
@@ -336,7 +360,7 @@ func (a *Health) RemoveStaleReleases(ctx context.Context, clusterID string) erro
 		done = append(done, s.EnablerID)
 	}
 	if len(done) > 0 {
-		errs = append(errs, a.updateCluster(ctx, clusterID, func(c *store.Cluster) {
+		errs = append(errs, a.Store.Clusters.Modify(ctx, clusterID, func(c *store.Cluster) {
 			c.Stale = slices.DeleteFunc(c.Stale, func(s store.StaleRelease) bool { return slices.Contains(done, s.EnablerID) })
 		}))
 	}

@@ -102,25 +102,26 @@ func (s *server) uncordonCluster(c *fiber.Ctx) error {
 }
 
 // changeCluster applies change to the cluster named by :id and answers it.
+// Modify applies it again to a record changed meanwhile (by a join, a probe
+// or another change).
 func (s *server) changeCluster(c *fiber.Ctx, change func(*store.Cluster)) error {
-	for {
-		cluster, err := s.cluster(c, c.Params("id"))
-		if err != nil {
-			return err
-		}
-		change(cluster)
-		ctx, cancel := requestContext(c)
-		err = s.Store.Clusters.Update(ctx, cluster)
-		cancel()
-		if errors.Is(err, store.ErrStale) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		s.Logger.Info("cluster changed", "requestId", requestID(c), "cluster", cluster.Name, "cordoned", cluster.Cordon != nil)
-		return c.JSON(cluster)
+	cluster, err := s.cluster(c, c.Params("id"))
+	if err != nil {
+		return err
 	}
+	ctx, cancel := requestContext(c)
+	defer cancel()
+	err = s.Store.Clusters.Modify(ctx, cluster.ID, func(cl *store.Cluster) {
+		change(cl)
+		cluster = cl
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return apiError(fiber.StatusNotFound, "cluster %q not found", c.Params("id"))
+	} else if err != nil {
+		return err
+	}
+	s.Logger.Info("cluster changed", "requestId", requestID(c), "cluster", cluster.Name, "cordoned", cluster.Cordon != nil)
+	return c.JSON(cluster)
 }
 
 // drained is one enabler of a drain.
@@ -156,7 +157,7 @@ func (s *server) drainCluster(c *fiber.Ctx) error {
 		}
 	}
 	ctx, cancel := requestContext(c)
-	on, err := s.Store.Enablers.Find(ctx, map[string]any{"clusterId": cluster.ID})
+	on, err := s.Store.Enablers.Find(ctx, store.OnCluster(cluster.ID))
 	cancel()
 	if err != nil {
 		return err

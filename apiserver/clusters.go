@@ -114,7 +114,7 @@ func (s *server) addCluster(c *fiber.Ctx) error {
 func (s *server) isCloud(c *fiber.Ctx, asked *flexBool) (bool, error) {
 	ctx, cancel := requestContext(c)
 	defer cancel()
-	existing, err := s.Store.Clusters.FindOne(ctx, map[string]any{"cloud": true})
+	existing, err := s.Store.Clusters.FindOne(ctx, store.CloudCluster())
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
@@ -124,7 +124,7 @@ func (s *server) isCloud(c *fiber.Ctx, asked *flexBool) (bool, error) {
 	if asked != nil {
 		return bool(*asked), nil
 	}
-	n, err := s.Store.Clusters.Count(ctx, map[string]any{})
+	n, err := s.Store.Clusters.Count(ctx, nil)
 	return n == 0, err
 }
 
@@ -150,7 +150,7 @@ func (s *server) getCluster(c *fiber.Ctx) error {
 func (s *server) cluster(c *fiber.Ctx, idOrName string) (*store.Cluster, error) {
 	ctx, cancel := requestContext(c)
 	defer cancel()
-	cluster, err := s.Store.Clusters.FindOne(ctx, map[string]any{"$or": []map[string]any{{"_id": idOrName}, {"name": idOrName}}})
+	cluster, err := s.Store.Clusters.FindOne(ctx, store.ByIDOrName(idOrName))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apiError(fiber.StatusNotFound, "cluster %q not found", idOrName)
 	}
@@ -168,7 +168,7 @@ func (s *server) removeCluster(c *fiber.Ctx) error {
 		return apiError(fiber.StatusConflict, "cluster %q is still joining: wait for operation %s, or abort it", cluster.Name, cluster.OperationID)
 	}
 	if cluster.Cloud {
-		edges, err := s.Store.Clusters.Find(ctx, map[string]any{"cloud": false})
+		edges, err := s.Store.Clusters.Find(ctx, store.EdgeClusters())
 		if err != nil {
 			return err
 		}
@@ -176,7 +176,7 @@ func (s *server) removeCluster(c *fiber.Ctx) error {
 			return apiError(fiber.StatusConflict, "cluster %q is the cloud cluster: remove the %d edge clusters first (%s)", cluster.Name, len(edges), names(edges))
 		}
 	}
-	enablers, err := s.Store.Enablers.Find(ctx, map[string]any{"clusterId": cluster.ID})
+	enablers, err := s.Store.Enablers.Find(ctx, store.OnCluster(cluster.ID))
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"errors"
 	"slices"
 	"time"
 
@@ -89,30 +88,12 @@ func (s *server) patchCluster(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	found, err := s.cluster(c, c.Params("id"))
-	if err != nil {
-		return err
-	}
-	ctx, cancel := requestContext(c)
-	defer cancel()
-	for {
+	return s.changeCluster(c, func(cl *store.Cluster) {
 		if req.Labels != nil {
-			found.Labels = *req.Labels
+			cl.Labels = *req.Labels
 		}
 		if req.Description != nil {
-			found.Description = *req.Description
+			cl.Description = *req.Description
 		}
-		err := s.Store.Clusters.Update(ctx, found)
-		if errors.Is(err, store.ErrStale) { // changed meanwhile (a join or another patch): apply to the fresh record
-			if found, err = s.Store.Clusters.Get(ctx, found.ID); err == nil {
-				continue
-			}
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return apiError(fiber.StatusNotFound, "cluster %q not found", c.Params("id"))
-		} else if err != nil {
-			return err
-		}
-		return c.JSON(found)
-	}
+	})
 }

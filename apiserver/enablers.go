@@ -110,7 +110,7 @@ func (s *server) check(c *fiber.Ctx, req *enablerRequest) (*enablerSpec, error) 
 	if !oci {
 		ctx, cancel := requestContext(c)
 		defer cancel()
-		if _, err := s.Store.Repos.FindOne(ctx, map[string]any{"name": repoName}); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Store.Repos.FindOne(ctx, store.ByName(repoName)); errors.Is(err, store.ErrNotFound) {
 			return nil, apiError(fiber.StatusUnprocessableEntity, "helmChart: chart repository %q is not registered (POST /api/chartrepo)", repoName)
 		} else if err != nil {
 			return nil, err
@@ -243,7 +243,7 @@ func (s *server) getEnabler(c *fiber.Ctx) error {
 func (s *server) enabler(c *fiber.Ctx, idOrName string) (*store.Enabler, error) {
 	ctx, cancel := requestContext(c)
 	defer cancel()
-	e, err := s.Store.Enablers.FindOne(ctx, map[string]any{"$or": []map[string]any{{"_id": idOrName}, {"name": idOrName}}})
+	e, err := s.Store.Enablers.FindOne(ctx, store.ByIDOrName(idOrName))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apiError(fiber.StatusNotFound, "enabler %q not found", idOrName)
 	}
@@ -258,7 +258,7 @@ func (s *server) clusterEnablers(c *fiber.Ctx) error {
 	}
 	ctx, cancel := requestContext(c)
 	defer cancel()
-	enablers, err := s.Store.Enablers.Find(ctx, map[string]any{"clusterId": cluster.ID})
+	enablers, err := s.Store.Enablers.Find(ctx, store.OnCluster(cluster.ID))
 	if err != nil {
 		return err
 	}

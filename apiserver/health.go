@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,8 +21,6 @@ type health struct {
 	NotReady      []string  `json:"notReady,omitempty"`
 	Error         string    `json:"error,omitempty"`
 	CheckedAt     time.Time `json:"checkedAt"`
-	// status is what the enabler's status should be ("" when unknown).
-	status, reason string
 }
 
 // enablerView is an enabler as GET /api/enabler/:id shows it.
@@ -44,13 +41,13 @@ func newHealthCache(ttl time.Duration) *healthCache {
 	return &healthCache{ttl: ttl, entries: map[string]*health{}}
 }
 
-// observed are the statuses a look at the release may change: no operation
-// is running on the enabler and it is meant to be installed.
+// observed are the statuses of an enabler whose release is worth a look: no
+// operation is running on it and it is meant to be installed.
 var observed = []string{store.StatusEnabled, store.StatusMissing, store.StatusDegraded}
 
-// withHealth looks at the enabler's release (or reuses a recent look) and
-// makes the status say what it found: Missing when the release is gone,
-// Degraded when it failed or is not ready. The change is stored too.
+// withHealth looks at the enabler's release (or reuses a recent look). It
+// only shows what it found: the cluster health probe records the status the
+// release calls for.
 func (s *server) withHealth(c *fiber.Ctx, e *store.Enabler) enablerView {
 	view := enablerView{Enabler: e}
 	if !slices.Contains(observed, e.Status) || e.ClusterID == "" {
@@ -64,13 +61,6 @@ func (s *server) withHealth(c *fiber.Ctx, e *store.Enabler) enablerView {
 		s.health.put(key, h)
 	}
 	view.Health = h
-	if h.status != "" && (h.status != e.Status || h.reason != e.StatusReason) {
-		e.Status, e.StatusReason = h.status, h.reason
-		ctx, cancel := requestContext(c)
-		defer cancel()
-		// A concurrent operation wins: its status is the newer truth.
-		_ = s.Store.Enablers.Update(ctx, e)
-	}
 	return view
 }
 
@@ -87,18 +77,8 @@ func (s *server) look(c *fiber.Ctx, e *store.Enabler) *health {
 	switch {
 	case err != nil:
 		h.Error = fmt.Sprintf("cluster %s: %v", e.Cluster, err)
-	case got.Release == nil:
-		h.status, h.reason = store.StatusMissing, fmt.Sprintf("release %s is not installed on %s: it was removed outside the orchestrator", e.Name, e.Cluster)
-	default:
+	case got.Release != nil:
 		h.ReleaseStatus, h.Revision, h.Ready, h.NotReady = got.Release.Status, got.Release.Revision, got.Ready, got.NotReady
-		switch {
-		case got.Release.Status != "deployed":
-			h.status, h.reason = store.StatusDegraded, "release status is "+got.Release.Status
-		case !got.Ready:
-			h.status, h.reason = store.StatusDegraded, "not ready: "+strings.Join(got.NotReady, "; ")
-		default:
-			h.status, h.reason = store.StatusEnabled, e.MirrorProblems()
-		}
 	}
 	return h
 }

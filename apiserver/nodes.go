@@ -9,9 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	resourcehelper "k8s.io/component-helpers/resource"
 
+	"github.com/smartorch/smartorch/clusterstate"
 	"github.com/smartorch/smartorch/kubeconfig"
 	"github.com/smartorch/smartorch/store"
 	"github.com/smartorch/smartorch/usage"
@@ -48,48 +47,17 @@ func (s *server) clusterNodes(c *fiber.Ctx) error {
 	}
 	ctx, cancel := requestContext(c)
 	defer cancel()
-	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := clusterstate.Nodes(ctx, client)
 	if err != nil {
-		return apiError(fiber.StatusBadGateway, "cluster %s: listing nodes: %v", cluster.Name, err)
+		return apiError(fiber.StatusBadGateway, "cluster %s: %v", cluster.Name, err)
 	}
-	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase!=Succeeded,status.phase!=Failed"})
-	if err != nil {
-		return apiError(fiber.StatusBadGateway, "cluster %s: listing pods: %v", cluster.Name, err)
-	}
-	requested := map[string]corev1.ResourceList{}
-	count := map[string]int{}
-	for _, p := range pods.Items {
-		if p.Spec.NodeName == "" {
-			continue
-		}
-		count[p.Spec.NodeName]++
-		sum := requested[p.Spec.NodeName]
-		if sum == nil {
-			sum = corev1.ResourceList{}
-			requested[p.Spec.NodeName] = sum
-		}
-		// What the scheduler reserves: containers, init containers (as their
-		// maximum), sidecars and overhead.
-		for name, q := range resourcehelper.PodRequests(&p, resourcehelper.PodResourcesOptions{}) {
-			total := sum[name]
-			total.Add(q)
-			sum[name] = total
-		}
-	}
-	views := make([]nodeView, 0, len(nodes.Items))
-	for _, n := range nodes.Items {
+	views := make([]nodeView, 0, len(nodes))
+	plain := make([]corev1.Node, 0, len(nodes))
+	for _, n := range nodes {
 		v := nodeView{
-			Name: n.Name, Labels: n.Labels, PodCIDRs: n.Spec.PodCIDRs, Roles: []string{},
+			Name: n.Name, Ready: n.Ready, Labels: n.Labels, PodCIDRs: n.Spec.PodCIDRs, Roles: []string{},
 			Capacity: n.Status.Capacity, Allocatable: n.Status.Allocatable,
-			Requested: requested[n.Name], Pods: count[n.Name],
-		}
-		if v.Requested == nil {
-			v.Requested = corev1.ResourceList{}
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady {
-				v.Ready = cond.Status == corev1.ConditionTrue
-			}
+			Requested: n.Requested, Pods: n.Pods,
 		}
 		for label := range n.Labels {
 			if role, ok := strings.CutPrefix(label, rolePrefix); ok && role != "" {
@@ -98,8 +66,9 @@ func (s *server) clusterNodes(c *fiber.Ctx) error {
 		}
 		slices.Sort(v.Roles)
 		views = append(views, v)
+		plain = append(plain, n.Node)
 	}
-	s.addUsage(ctx, cluster, nodes.Items, views)
+	s.addUsage(ctx, cluster, plain, views)
 	return c.JSON(views)
 }
 
@@ -111,10 +80,7 @@ const usageTimeout = 2 * time.Second
 // the central one. Without Prometheus, or when it fails, the views stay as
 // they are.
 func (s *server) addUsage(ctx context.Context, cluster *store.Cluster, nodes []corev1.Node, views []nodeView) {
-	url := s.Prometheus
-	if cluster.PrometheusURL != "" {
-		url = cluster.PrometheusURL
-	}
+	url := cluster.Prometheus(s.Prometheus)
 	if url == "" {
 		return
 	}

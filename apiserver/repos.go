@@ -44,7 +44,7 @@ func (s *server) addRepo(c *fiber.Ctx) error {
 	}
 	ctx, cancel := requestContext(c)
 	defer cancel()
-	if n, err := s.Store.Repos.Count(ctx, map[string]string{"name": req.Name}); err != nil {
+	if n, err := s.Store.Repos.Count(ctx, store.ByName(req.Name)); err != nil {
 		return err
 	} else if n > 0 {
 		return apiError(fiber.StatusConflict, "a chart repository named %q already exists", req.Name)

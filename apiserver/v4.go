@@ -247,7 +247,7 @@ func setBody(c *fiber.Ctx, body any) error {
 func (s *server) cloudCluster(c *fiber.Ctx) error {
 	ctx, cancel := requestContext(c)
 	defer cancel()
-	cluster, err := s.Store.Clusters.FindOne(ctx, map[string]any{"cloud": true})
+	cluster, err := s.Store.Clusters.FindOne(ctx, store.CloudCluster())
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(fiber.StatusNotFound, "there is no cloud cluster")
 	}

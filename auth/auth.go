@@ -82,7 +82,7 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.De
 
 // Check returns nil when password is username's.
 func (u *Users) Check(ctx context.Context, username, password string) error {
-	user, err := u.store.Users.FindOne(ctx, map[string]string{"username": username})
+	user, err := u.store.Users.FindOne(ctx, store.ByUsername(username))
 	if errors.Is(err, store.ErrNotFound) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		return ErrBadCredentials
@@ -101,7 +101,7 @@ func (u *Users) Check(ctx context.Context, username, password string) error {
 // none, a missing admin gets a generated password, which is returned once;
 // an existing admin is left alone and "" is returned.
 func (u *Users) EnsureAdmin(ctx context.Context, password string, generate func() string) (created string, err error) {
-	existing, err := u.store.Users.FindOne(ctx, map[string]string{"username": AdminUser})
+	existing, err := u.store.Users.FindOne(ctx, store.ByUsername(AdminUser))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}

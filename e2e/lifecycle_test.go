@@ -25,6 +25,7 @@ type lifecycleView struct {
 	Health             *struct {
 		ReleaseStatus string
 		Ready         bool
+		Error         string
 	}
 }
 
@@ -157,13 +158,25 @@ func TestEnablerLifecycle(t *testing.T) {
 		}
 	})
 
-	t.Run("a release removed behind the orchestrator's back shows Missing", func(t *testing.T) {
+	t.Run("a release removed behind the orchestrator's back shows Missing once its cluster is probed", func(t *testing.T) {
 		e := o.lifecycle("app")
 		if e.Status != "Enabled" || e.Health == nil || !e.Health.Ready {
 			t.Fatalf("app before: %+v", e)
 		}
 		must(t, release.Uninstall(context.Background(), release.Target{Kubeconfig: cloud.Kubeconfig, Namespace: "default"}, "app", e.ID))
-		eventually(t, 30*time.Second, "app to show Missing", func() bool { return o.lifecycle("app").Status == "Missing" })
+		eventually(t, 30*time.Second, "the read to see the release gone", func() bool {
+			h := o.lifecycle("app").Health
+			return h != nil && h.Error == "" && !h.Ready && h.ReleaseStatus == ""
+		})
+		if got := o.lifecycle("app"); got.Status != "Enabled" {
+			t.Errorf("after a read, app is %s: a read changed it", got.Status)
+		}
+		if code := o.call("POST", "/api/k8sclusters/cloud/check?wait=1m", nil, nil); code != 202 {
+			t.Fatalf("check: %d", code)
+		}
+		if got := o.lifecycle("app"); got.Status != "Missing" || !strings.Contains(got.StatusReason, "removed outside the orchestrator") {
+			t.Errorf("after the check, app is %s (%q), want Missing", got.Status, got.StatusReason)
+		}
 		var list []enablerView
 		o.call("GET", "/api/enabler/instanced", nil, &list)
 		for _, l := range list {

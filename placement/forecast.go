@@ -41,7 +41,7 @@ func (p *Planner) startForecast(ctx context.Context, c *store.Cluster, horizon t
 func (p *Planner) forecast(ctx context.Context, c *store.Cluster, horizon time.Duration) *scheduler.Forecast {
 	ctx, cancel := context.WithTimeout(ctx, forecastTimeout)
 	defer cancel()
-	f, err := usage.Client{URL: p.prometheusOf(c), Timeout: forecastTimeout}.Forecast(ctx, c.Name, horizon)
+	f, err := usage.Client{URL: c.Prometheus(p.Prometheus), Timeout: forecastTimeout}.Forecast(ctx, c.Name, horizon)
 	switch {
 	case errors.Is(err, usage.ErrNoPrometheus):
 		return &scheduler.Forecast{Error: "no Prometheus configured"}

@@ -8,10 +8,7 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	resourcehelper "k8s.io/component-helpers/resource"
-
+	"github.com/smartorch/smartorch/clusterstate"
 	"github.com/smartorch/smartorch/kubeconfig"
 	"github.com/smartorch/smartorch/scheduler"
 	"github.com/smartorch/smartorch/store"
@@ -139,52 +136,20 @@ func readNodes(ctx context.Context, c *store.Cluster) ([]scheduler.Node, error) 
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %v", err)
 	}
-	nodeList, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	read, err := clusterstate.Nodes(ctx, client)
 	if err != nil {
-		return nil, fmt.Errorf("API server unreachable: listing nodes: %v", err)
+		return nil, fmt.Errorf("API server unreachable: %v", err)
 	}
-	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase!=Succeeded,status.phase!=Failed"})
-	if err != nil {
-		return nil, fmt.Errorf("API server unreachable: listing pods: %v", err)
-	}
-	requested := map[string]scheduler.Resources{}
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if pod.Spec.NodeName == "" {
-			continue
-		}
-		req := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
-		requested[pod.Spec.NodeName] = requested[pod.Spec.NodeName].Add(scheduler.QuantityResources(*req.Cpu(), *req.Memory()))
-	}
-	nodes := make([]scheduler.Node, 0, len(nodeList.Items))
-	for i := range nodeList.Items {
-		n := &nodeList.Items[i]
+	nodes := make([]scheduler.Node, 0, len(read))
+	for _, n := range read {
 		nodes = append(nodes, scheduler.Node{
 			Name:        n.Name,
-			Schedulable: schedulable(n),
+			Schedulable: n.Schedulable,
 			Allocatable: scheduler.QuantityResources(*n.Status.Allocatable.Cpu(), *n.Status.Allocatable.Memory()),
-			Requested:   requested[n.Name],
+			Requested:   scheduler.QuantityResources(*n.Requested.Cpu(), *n.Requested.Memory()),
 		})
 	}
 	return nodes, nil
-}
-
-// schedulable: Ready, not cordoned and without a taint that keeps new pods off.
-func schedulable(n *corev1.Node) bool {
-	if n.Spec.Unschedulable {
-		return false
-	}
-	for _, t := range n.Spec.Taints {
-		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
-			return false
-		}
-	}
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func reservedPerNode(r *store.Reservation, ignore string, now time.Time) map[string]scheduler.Resources {
@@ -202,7 +167,7 @@ func reservedPerNode(r *store.Reservation, ignore string, now time.Time) map[str
 
 // traffic is the cluster's receive rate, or why there is none.
 func (p *Planner) traffic(ctx context.Context, c *store.Cluster) *scheduler.Traffic {
-	s, err := usage.Client{URL: p.prometheusOf(c)}.Traffic(ctx, c.Name)
+	s, err := usage.Client{URL: c.Prometheus(p.Prometheus)}.Traffic(ctx, c.Name)
 	switch {
 	case errors.Is(err, usage.ErrNoData):
 		return &scheduler.Traffic{Error: "Prometheus has no traffic series for cluster_name=" + c.Name}
@@ -210,12 +175,4 @@ func (p *Planner) traffic(ctx context.Context, c *store.Cluster) *scheduler.Traf
 		return &scheduler.Traffic{Error: err.Error()}
 	}
 	return &scheduler.Traffic{BytesPerSecond: s.Value, At: s.At}
-}
-
-// prometheusOf is the Prometheus that has the cluster's series.
-func (p *Planner) prometheusOf(c *store.Cluster) string {
-	if c.PrometheusURL != "" {
-		return c.PrometheusURL
-	}
-	return p.Prometheus
 }

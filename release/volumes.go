@@ -394,7 +394,7 @@ func claimUsers(ctx context.Context, client kubernetes.Interface, found []*volum
 
 // waitClaimsGone waits until none of the claims exists.
 func waitClaimsGone(ctx context.Context, client kubernetes.Interface, found []*volume) error {
-	return poll(ctx, func(ctx context.Context, final bool) ([]string, error) {
+	claimsLeft := func(ctx context.Context) ([]string, error) {
 		var left []string
 		for _, v := range found {
 			if v.claimUID == "" {
@@ -413,23 +413,25 @@ func waitClaimsGone(ctx context.Context, client kubernetes.Interface, found []*v
 			}
 			left = append(left, s)
 		}
-		if len(left) > 0 && final {
-			// Say who holds them.
-			if users, err := claimUsers(ctx, client, found); err == nil {
-				for key, pods := range users {
-					left = append(left, fmt.Sprintf("claim %s used by %s", key, strings.Join(pods, ", ")))
-				}
+		return left, nil
+	}
+	// Say who holds them.
+	explain := func(ctx context.Context, left []string) []string {
+		if users, err := claimUsers(ctx, client, found); err == nil {
+			for key, pods := range users {
+				left = append(left, fmt.Sprintf("claim %s used by %s", key, strings.Join(pods, ", ")))
 			}
 		}
-		return left, nil
-	})
+		return left
+	}
+	return poll(ctx, claimsLeft, explain)
 }
 
 // waitVolumesGone waits until none of the volumes exists and marks them
 // deleted. A volume with the Delete policy that failed to be reclaimed is
 // an error at once.
 func waitVolumesGone(ctx context.Context, client kubernetes.Interface, found []*volume) error {
-	return poll(ctx, func(ctx context.Context, _ bool) ([]string, error) {
+	return poll(ctx, func(ctx context.Context) ([]string, error) {
 		var left []string
 		var failed []error
 		for _, v := range found {
@@ -460,17 +462,17 @@ func waitVolumesGone(ctx context.Context, client kubernetes.Interface, found []*
 			return nil, errors.Join(failed...)
 		}
 		return left, nil
-	})
+	}, nil)
 }
 
 // poll calls check until it reports nothing left, it fails, or ctx is
-// done; then once more, with final set and a few seconds of its own, to say
-// what is left.
-func poll(ctx context.Context, check func(ctx context.Context, final bool) (left []string, err error)) error {
+// done; then once more, with a few seconds of its own, to say what is
+// left, and explain (when not nil) adds to that.
+func poll(ctx context.Context, check func(ctx context.Context) (left []string, err error), explain func(ctx context.Context, left []string) []string) error {
 	tick := time.NewTicker(volumePoll)
 	defer tick.Stop()
 	for {
-		left, err := check(ctx, false)
+		left, err := check(ctx)
 		if ctx.Err() != nil {
 			break
 		}
@@ -489,12 +491,14 @@ func poll(ctx context.Context, check func(ctx context.Context, final bool) (left
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	left, err := check(fctx, true)
+	left, err := check(fctx)
 	switch {
 	case err != nil:
 		return fmt.Errorf("waiting for deletions: %w (then: %v)", ctx.Err(), err)
 	case len(left) == 0:
 		return nil
+	case explain != nil:
+		left = explain(fctx, left)
 	}
 	return fmt.Errorf("waiting for deletion of %s: %w", strings.Join(left, "; "), ctx.Err())
 }

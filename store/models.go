@@ -158,9 +158,18 @@ func (c *Cluster) open(ci *Cipher) error {
 	return err
 }
 
+// Prometheus is the URL of the Prometheus that has the cluster's series:
+// its own, else central ("" when there is neither).
+func (c *Cluster) Prometheus(central string) string {
+	if c.PrometheusURL != "" {
+		return c.PrometheusURL
+	}
+	return central
+}
+
 // Enabler statuses beyond the cluster ones (Pending, Enabled, Error). The
 // -ing ones last while their operation runs; Missing and Degraded are seen
-// on read, when the release is gone or not ready.
+// by the cluster health probe, when the release is gone or not ready.
 const (
 	StatusTerminating = "Terminating"
 	StatusTerminated  = "Terminated"

@@ -218,7 +218,8 @@ func (c *Collection[T]) Get(ctx context.Context, id string) (*T, error) {
 	return c.FindOne(ctx, bson.D{{Key: "_id", Value: id}})
 }
 
-// FindOne returns the first document matching filter.
+// FindOne returns the first document matching filter, one of the queries
+// of queries.go.
 func (c *Collection[T]) FindOne(ctx context.Context, filter any) (*T, error) {
 	doc := new(T)
 	if err := c.coll.FindOne(ctx, filter).Decode(doc); err != nil {
@@ -227,7 +228,8 @@ func (c *Collection[T]) FindOne(ctx context.Context, filter any) (*T, error) {
 	return doc, c.open(doc)
 }
 
-// Find returns the documents matching filter, sorted by name then id.
+// Find returns the documents matching filter (nil: all of them), sorted by
+// name then id.
 func (c *Collection[T]) Find(ctx context.Context, filter any) ([]T, error) {
 	if filter == nil {
 		filter = bson.D{}
@@ -248,8 +250,11 @@ func (c *Collection[T]) Find(ctx context.Context, filter any) ([]T, error) {
 	return docs, nil
 }
 
-// Count counts the documents matching filter.
+// Count counts the documents matching filter (nil: all of them).
 func (c *Collection[T]) Count(ctx context.Context, filter any) (int64, error) {
+	if filter == nil {
+		filter = bson.D{}
+	}
 	n, err := c.coll.CountDocuments(ctx, filter)
 	return n, c.mapErr(err)
 }

@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/smartorch/smartorch/clusterstate"
 )
 
 // kwokNodeAnnotation marks the nodes kwok manages (kwok runs with
@@ -163,19 +165,10 @@ func (c *Cluster) waitWorkloadsReady(ctx context.Context) error {
 			return false, err
 		}
 		for _, n := range nodes.Items {
-			if !nodeReady(&n) {
+			if !clusterstate.Ready(&n) {
 				return false, fmt.Errorf("%s: node %s not Ready yet", c.Name, n.Name)
 			}
 		}
 		return true, nil
 	}, c.kcm, c.scheduler, c.kwk)
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, cond := range n.Status.Conditions {
-		if cond.Type == corev1.NodeReady {
-			return cond.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

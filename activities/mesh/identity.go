@@ -74,7 +74,7 @@ func SetIdentity(ctx context.Context, c Cluster, id int) (previous Identity, err
 	if err != nil {
 		return Identity{}, err
 	}
-	return previous, setAPIServerIdentity(ctx, c, Identity{Name: c.Name, ID: id}, false)
+	return previous, setAPIServerIdentity(ctx, c, Identity{Name: c.Name, ID: id}, markIdentity)
 }
 
 // RestoreIdentity undoes SetIdentity: it puts back the identity recorded in
@@ -102,7 +102,7 @@ func RestoreIdentity(ctx context.Context, c Cluster) error {
 		}
 		// The Deployment first: the record stays until everything is back,
 		// so a retry after a failure here still knows what to restore.
-		if err := setAPIServerIdentity(ctx, c, prev, true); err != nil {
+		if err := setAPIServerIdentity(ctx, c, prev, unmarkIdentity); err != nil {
 			return err
 		}
 		data := map[string]any{"cluster-name": nil, "cluster-id": nil}
@@ -136,11 +136,21 @@ func previousIdentity(annotations map[string]string) (Identity, bool, error) {
 	return id, true, nil
 }
 
+// identityMark is what becomes of the Deployment's IdentityAnnotation.
+type identityMark int
+
+const (
+	// markIdentity sets it to the identity written.
+	markIdentity identityMark = iota
+	// unmarkIdentity removes it: the identity written is the one restored.
+	unmarkIdentity
+)
+
 // setAPIServerIdentity rewrites the clustermesh-apiserver Deployment's
-// literal identity args and its IdentityAnnotation (removed when restoring).
+// literal identity args and its IdentityAnnotation as mark says.
 // Args are an atomic list for a strategic merge patch, so the whole list of
 // each changed container is sent, guarded by the resourceVersion read.
-func setAPIServerIdentity(ctx context.Context, c Cluster, id Identity, restore bool) error {
+func setAPIServerIdentity(ctx context.Context, c Cluster, id Identity, mark identityMark) error {
 	deps := c.Client.AppsV1().Deployments(Namespace)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		d, err := deps.Get(ctx, APIServerDeployment, metav1.GetOptions{})
@@ -150,7 +160,7 @@ func setAPIServerIdentity(ctx context.Context, c Cluster, id Identity, restore b
 		if err != nil {
 			return c.errorf(err, "get Deployment %s/%s", Namespace, APIServerDeployment)
 		}
-		patch, changed := apiServerIdentityPatch(d, id, restore)
+		patch, changed := apiServerIdentityPatch(d, id, mark)
 		if !changed {
 			return nil
 		}
@@ -159,7 +169,7 @@ func setAPIServerIdentity(ctx context.Context, c Cluster, id Identity, restore b
 	})
 }
 
-func apiServerIdentityPatch(d *appsv1.Deployment, id Identity, restore bool) ([]byte, bool) {
+func apiServerIdentityPatch(d *appsv1.Deployment, id Identity, mark identityMark) ([]byte, bool) {
 	name := id.Name
 	if name == "" {
 		name = "default"
@@ -184,7 +194,7 @@ func apiServerIdentityPatch(d *appsv1.Deployment, id Identity, restore bool) ([]
 	var annotation any = id.Name + "/" + strconv.Itoa(id.ID)
 	current, has := d.Spec.Template.Annotations[IdentityAnnotation]
 	annotationChanged := !has || current != annotation
-	if restore {
+	if mark == unmarkIdentity {
 		annotation, annotationChanged = nil, has
 	}
 	if len(containers) == 0 && !annotationChanged {

@@ -44,23 +44,23 @@ func TestAPIServerIdentityPatch(t *testing.T) {
 		{Name: "apiserver", Args: []string{"--cluster-name=$(CLUSTER_NAME)", "--cluster-id=$(CLUSTER_ID)", "--x=1"}},
 		{Name: "kvstoremesh", Args: []string{"--cluster-name=old", "--cluster-id=1"}},
 	}
-	patch, changed := apiServerIdentityPatch(d, Identity{Name: "edge", ID: 4}, false)
+	patch, changed := apiServerIdentityPatch(d, Identity{Name: "edge", ID: 4}, markIdentity)
 	want := `{"metadata":{"resourceVersion":"7"},"spec":{"template":{"metadata":{"annotations":{"smartorch.io/cluster-identity":"edge/4"}},"spec":{"containers":[{"args":["--cluster-name=edge","--cluster-id=4"],"name":"kvstoremesh"}]}}}}`
 	if !changed || string(patch) != want {
 		t.Errorf("got %t %s\nwant %s", changed, patch, want)
 	}
 	// Args reading cilium-config only: just the annotation rolls it out.
 	d.Spec.Template.Spec.Containers = d.Spec.Template.Spec.Containers[:2]
-	patch, _ = apiServerIdentityPatch(d, Identity{Name: "edge", ID: 4}, false)
+	patch, _ = apiServerIdentityPatch(d, Identity{Name: "edge", ID: 4}, markIdentity)
 	want = `{"metadata":{"resourceVersion":"7"},"spec":{"template":{"metadata":{"annotations":{"smartorch.io/cluster-identity":"edge/4"}}}}}`
 	if string(patch) != want {
 		t.Errorf("got %s\nwant %s", patch, want)
 	}
 	d.Spec.Template.Annotations = map[string]string{IdentityAnnotation: "edge/4"}
-	if _, changed := apiServerIdentityPatch(d, Identity{Name: "edge", ID: 4}, false); changed {
+	if _, changed := apiServerIdentityPatch(d, Identity{Name: "edge", ID: 4}, markIdentity); changed {
 		t.Error("no change expected")
 	}
-	patch, _ = apiServerIdentityPatch(d, Identity{}, true)
+	patch, _ = apiServerIdentityPatch(d, Identity{}, unmarkIdentity)
 	want = `{"metadata":{"resourceVersion":"7"},"spec":{"template":{"metadata":{"annotations":{"smartorch.io/cluster-identity":null}}}}}`
 	if string(patch) != want {
 		t.Errorf("restore: got %s\nwant %s", patch, want)
