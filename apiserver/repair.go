@@ -45,10 +45,8 @@ func (s *server) repair(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cutoff := time.Now().Add(-s.RepairAfter)
-	untouched := map[string]any{"$lt": cutoff}
-	enablers, err := s.Store.Enablers.Find(ctx, map[string]any{"updatedAt": untouched, "status": map[string]any{"$in": []string{
-		store.StatusPending, store.StatusTerminating, store.StatusDeleting, store.StatusUpgrading, store.StatusRollingBack, store.StatusMoving,
-	}}})
+	enablers, err := s.Store.Enablers.Find(ctx, store.UntouchedWithStatus(cutoff,
+		store.StatusPending, store.StatusTerminating, store.StatusDeleting, store.StatusUpgrading, store.StatusRollingBack, store.StatusMoving))
 	if err != nil {
 		s.Logger.Warn("repair: cannot list enablers", "err", err)
 	}
@@ -57,7 +55,7 @@ func (s *server) repair(ctx context.Context) {
 			s.Logger.Warn("repair: enabler not repaired", "enabler", e.Name, "operation", e.OperationID, "err", err)
 		}
 	}
-	clusters, err := s.Store.Clusters.Find(ctx, map[string]any{"updatedAt": untouched, "status": store.StatusPending})
+	clusters, err := s.Store.Clusters.Find(ctx, store.UntouchedWithStatus(cutoff, store.StatusPending))
 	if err != nil {
 		s.Logger.Warn("repair: cannot list clusters", "err", err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -59,6 +60,12 @@ func OnCluster(clusterID string) bson.D { return bson.D{{Key: "clusterId", Value
 // WithStatus selects the documents having one of the statuses.
 func WithStatus(statuses ...string) bson.D {
 	return bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: statuses}}}}
+}
+
+// UntouchedWithStatus selects the documents having one of the statuses and
+// not changed since before cutoff.
+func UntouchedWithStatus(cutoff time.Time, statuses ...string) bson.D {
+	return append(WithStatus(statuses...), bson.E{Key: "updatedAt", Value: bson.D{{Key: "$lt", Value: cutoff}}})
 }
 
 // WithGlobalServices selects the enablers with global services recorded.

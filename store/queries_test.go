@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smartorch/smartorch/store"
 )
@@ -41,16 +42,18 @@ func TestQueries(t *testing.T) {
 		got  []string
 		want string
 	}{
-		"MeshPeers(cloud)":        {names(store.MeshPeers(cloud)), "[edge-1]"},
-		"MeshPeers(edge-1)":       {names(store.MeshPeers(clusters[1])), "[cloud]"},
-		"HoldingMeshID":           {names(store.HoldingMeshID()), "[cloud edge-1 edge-2]"},
-		"ListingMeshPeer(edge-1)": {names(store.ListingMeshPeer("edge-1")), "[cloud]"},
-		"OtherThan(cloud)":        {names(store.OtherThan(cloud.ID)), "[edge-1 edge-2 edge-3]"},
-		"EdgeClusters":            {names(store.EdgeClusters()), "[edge-1 edge-2 edge-3]"},
-		"CloudCluster":            {names(store.CloudCluster()), "[cloud]"},
-		"WithStatus":              {names(store.WithStatus(store.StatusError, store.StatusPending)), "[edge-2 edge-3]"},
-		"ByIDOrName(name)":        {names(store.ByIDOrName("edge-2")), "[edge-2]"},
-		"ByIDOrName(id)":          {names(store.ByIDOrName(clusters[3].ID)), "[edge-3]"},
+		"MeshPeers(cloud)":            {names(store.MeshPeers(cloud)), "[edge-1]"},
+		"MeshPeers(edge-1)":           {names(store.MeshPeers(clusters[1])), "[cloud]"},
+		"HoldingMeshID":               {names(store.HoldingMeshID()), "[cloud edge-1 edge-2]"},
+		"ListingMeshPeer(edge-1)":     {names(store.ListingMeshPeer("edge-1")), "[cloud]"},
+		"OtherThan(cloud)":            {names(store.OtherThan(cloud.ID)), "[edge-1 edge-2 edge-3]"},
+		"EdgeClusters":                {names(store.EdgeClusters()), "[edge-1 edge-2 edge-3]"},
+		"CloudCluster":                {names(store.CloudCluster()), "[cloud]"},
+		"WithStatus":                  {names(store.WithStatus(store.StatusError, store.StatusPending)), "[edge-2 edge-3]"},
+		"UntouchedWithStatus(later)":  {names(store.UntouchedWithStatus(time.Now().Add(time.Hour), store.StatusError, store.StatusPending)), "[edge-2 edge-3]"},
+		"UntouchedWithStatus(before)": {names(store.UntouchedWithStatus(time.Now().Add(-time.Hour), store.StatusError, store.StatusPending)), "[]"},
+		"ByIDOrName(name)":            {names(store.ByIDOrName("edge-2")), "[edge-2]"},
+		"ByIDOrName(id)":              {names(store.ByIDOrName(clusters[3].ID)), "[edge-3]"},
 	} {
 		if got := fmt.Sprint(c.got); got != c.want {
 			t.Errorf("%s = %s, want %s", what, got, c.want)
