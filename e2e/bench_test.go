@@ -355,7 +355,10 @@ func round(ds []time.Duration) []time.Duration {
 // releases (same chart, same values) with the bare Helm SDK, as 200
 // concurrent `helm install --wait --wait-for-jobs`, 20 on each cluster: the
 // baseline the orchestrator is measured against. An op is one batch of
-// each.
+// each. The spreads differ by one cluster: the first cluster joined is the
+// cloud, which worst-fit uses only when no edge fits, so the orchestrator
+// puts its 200 on the nine edges (22 or 23 each) where Helm puts 20 on each
+// of the ten; the batch logs both.
 //
 // It fails if an enabler is lost (not Enabled) or duplicated: each must have
 // exactly one record, one release revision on one cluster (the one recorded)
@@ -382,6 +385,10 @@ func round(ds []time.Duration) []time.Duration {
 // compaction, kwok and garbage collection tails, warmed caches), and
 // alternating shares that between them over an even number of batches;
 // with -benchtime 1x, helm goes first.
+//
+// A benchmark's log is cut after ten lines, and the worker's warnings and
+// errors (Place timing out under this load) come first: run it with -v to
+// see the batches' lines and the step split in full.
 func BenchmarkConcurrentInstantiate(b *testing.B) {
 	const clusters, enablers = 10, 200
 	opts := testenv.Options{Temporal: true, ChartRepo: true}
@@ -445,6 +452,24 @@ func BenchmarkConcurrentInstantiate(b *testing.B) {
 		b.Logf("batch %d orchestrator: %d enablers in %v (%.2f/s), p50 %v, p99 %v; per cluster %v", batch, enablers,
 			took.Round(time.Millisecond), float64(enablers)/took.Seconds(),
 			percentile(latencies, 50).Round(time.Millisecond), percentile(latencies, 99).Round(time.Millisecond), placed)
+		// Worst-fit over equal empty clusters should use every one; say
+		// why a cluster was left out, as the first decision saw it.
+		for _, c := range env.Clusters {
+			if placed[c.Name] > 0 {
+				continue
+			}
+			why := "no decision recorded"
+			if i := slices.IndexFunc(results, func(r posted) bool { return r.enabler.Placement != nil }); i >= 0 {
+				why = "not a candidate"
+				for _, cand := range results[i].enabler.Placement.Candidates {
+					if cand.Cluster == c.Name {
+						why = fmt.Sprintf("feasible %v: %s", cand.Feasible, cand.Reason)
+					}
+				}
+				why = results[i].name + "'s decision: " + why
+			}
+			b.Logf("batch %d orchestrator: no enabler on %s; %s", batch, c.Name, why)
+		}
 		checkExactlyOnce(b, o, env, results)
 		leaked += leakedHolds(b, o)
 		o.deleteAll(names)
