@@ -81,6 +81,7 @@ func start(t testing.TB, env *testenv.Env, inProcessWorker bool, configure ...fu
 	cacheDir := t.TempDir()
 	planner := newPlanner(st, cacheDir, prometheus)
 	if inProcessWorker {
+		st.SoleWriter() // as in smartorch dev: API and worker in one process
 		w := worker.New(tc, worker.Options{TaskQueue: taskQueue, Store: st, MetricsDir: metricsDir, Planner: planner, Health: fastHealth, Logger: logger})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)

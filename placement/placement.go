@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -35,8 +36,13 @@ type Planner struct {
 	TrafficMaxAge time.Duration
 	Logger        *slog.Logger
 
-	// commit serialises deciding and holding within this process.
+	// commit serialises deciding and holding within this process. It
+	// guards held: the reservation documents as this process last read or
+	// wrote them (nil: to be read). A document changed elsewhere since
+	// makes the hold's compare-and-swap fail, and the documents are read
+	// again.
 	commit sync.Mutex
+	held   map[string]*store.Reservation
 	// reads shares the reading of clusters between placements.
 	reads nodeReads
 }
@@ -169,16 +175,20 @@ var (
 	errStaleState = fmt.Errorf("%w: capacity freed since the cluster state was read", errConflict)
 )
 
-// decideAndHold reads the reservations, decides on snap and writes the
+// decideAndHold decides on snap with the reservations and writes the
 // chosen cluster's hold, one placement of this process at a time. It
-// returns the reservations it read, for the next attempt.
+// returns the reservations it decided with, for the next attempt.
 func (p *Planner) decideAndHold(ctx context.Context, snap *snapshot, spec Spec, demand scheduler.Demand, enablerID string, lease time.Duration) (scheduler.Decision, map[string]*store.Reservation, error) {
 	p.commit.Lock()
 	defer p.commit.Unlock()
-	held, err := p.reservations(ctx)
-	if err != nil {
-		return scheduler.Decision{}, nil, err
+	if p.held == nil {
+		held, err := p.reservations(ctx)
+		if err != nil {
+			return scheduler.Decision{}, nil, err
+		}
+		p.held = held
 	}
+	held := maps.Clone(p.held) // for the caller, outside the lock
 	if snap.predates(held) {
 		return scheduler.Decision{}, held, errStaleState
 	}
@@ -186,24 +196,40 @@ func (p *Planner) decideAndHold(ctx context.Context, snap *snapshot, spec Spec, 
 	if decision.ClusterID == "" {
 		return decision, held, nil
 	}
-	err = p.hold(ctx, decision, held[decision.ClusterID], enablerID, lease)
-	if errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrDuplicate) || errors.Is(err, store.ErrNotFound) {
-		err = fmt.Errorf("%w: %v", errConflict, err)
+	written, err := p.hold(ctx, decision, held[decision.ClusterID], enablerID, lease)
+	if err != nil {
+		p.held = nil
+		if errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrDuplicate) || errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("%w: %v", errConflict, err)
+		}
+		return decision, held, err
 	}
-	return decision, held, err
+	p.held[decision.ClusterID] = written
+	return decision, held, nil
 }
 
-// hold adds enablerID's hold to the cluster's reservation document and
-// sweeps the holds whose lease has ended.
-func (p *Planner) hold(ctx context.Context, d scheduler.Decision, r *store.Reservation, enablerID string, lease time.Duration) error {
+// hold writes the cluster's reservation document r (nil: none yet) with
+// enablerID's hold added and the holds whose lease has ended swept, and
+// returns what it wrote.
+func (p *Planner) hold(ctx context.Context, d scheduler.Decision, r *store.Reservation, enablerID string, lease time.Duration) (*store.Reservation, error) {
 	now := time.Now().UTC()
 	h := store.Hold{EnablerID: enablerID, Nodes: d.Nodes, Since: now, Expires: now.Add(lease)}
 	if r == nil {
-		return p.Store.Reservations.Insert(ctx, &store.Reservation{Meta: store.Meta{ID: d.ClusterID}, Holds: []store.Hold{h}})
+		r = &store.Reservation{Meta: store.Meta{ID: d.ClusterID}, Holds: []store.Hold{h}}
+		return r, p.Store.Reservations.Insert(ctx, r)
 	}
-	r.FreedAt = r.Freed(now)
-	r.Holds = append(slices.DeleteFunc(r.Holds, func(h store.Hold) bool { return !h.Live(now) }), h)
-	return p.Store.Reservations.Update(ctx, r)
+	next := *r
+	next.FreedAt = r.Freed(now)
+	next.Holds = append(slices.DeleteFunc(slices.Clone(r.Holds), func(h store.Hold) bool { return !h.Live(now) }), h)
+	return &next, p.Store.Reservations.Update(ctx, &next)
+}
+
+// forget drops the reservation documents kept between placements: they
+// changed in the store.
+func (p *Planner) forget() {
+	p.commit.Lock()
+	p.held = nil
+	p.commit.Unlock()
 }
 
 // Release drops enablerID's hold, wherever it is.
@@ -222,6 +248,7 @@ func (p *Planner) Release(ctx context.Context, enablerID string) error {
 			}
 			r.FreedAt = time.Now().UTC()
 			err := p.Store.Reservations.Update(ctx, &r)
+			p.forget()
 			if errors.Is(err, store.ErrStale) {
 				stale = true
 				break

@@ -47,7 +47,7 @@ func TestStrayHoldEndsWithItsLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.hold(ctx, firstAttempt, held[cluster.ID], "retried", lease); err != nil {
+	if _, err := p.hold(ctx, firstAttempt, held[cluster.ID], "retried", lease); err != nil {
 		t.Fatalf("the first attempt's late write: %v", err)
 	}
 	landed := time.Now()

@@ -23,9 +23,9 @@ type lockDoc struct {
 	At    time.Time `bson:"at"`
 }
 
-// documentLocks serialise the updates of one document. FerretDB (the embedded and
-// test store) does not apply a filtered replace atomically: two writers
-// with the same expected revision can both succeed, losing one update.
+// documentLocks serialise the updates of one document. FerretDB (the
+// embedded and test store) does not apply a filtered replace atomically: two
+// writers with the same expected revision can both succeed, losing one update.
 //
 // Two layers make the compare-and-swap hold:
 //   - within this process, a mutex per document. It has no timeout, so a
@@ -33,20 +33,23 @@ type lockDoc struct {
 //     the process waiting instead of letting them past. Where one process
 //     owns the store (`smartorch dev` with its embedded FerretDB) this alone
 //     makes every update safe.
-//   - across processes, a lock document: an insert of a duplicate _id is
-//     refused atomically by MongoDB and FerretDB alike. It can be broken
-//     after lockTTL, so it only guards against holders that crashed; on
-//     MongoDB the filtered replace is atomic anyway.
+//   - across processes sharing a FerretDB, a lock document: an insert of a
+//     duplicate _id is refused atomically. It can be broken after lockTTL,
+//     so it only guards against holders that crashed. MongoDB needs none:
+//     its filtered replace is atomic.
 type documentLocks struct {
 	coll  *mongo.Collection
 	local *keyMutex
+	// shared: other processes may update the same documents, and the
+	// database does not apply a filtered replace atomically (FerretDB).
+	shared bool
 }
 
 // lock locks the document named key (collection/id).
 func (l *documentLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
 	release, err := l.local.lock(ctx, key)
-	if err != nil {
-		return nil, err
+	if err != nil || !l.shared {
+		return release, err
 	}
 	unlockDoc, err := l.lockDocument(ctx, key)
 	if err != nil {

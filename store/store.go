@@ -35,6 +35,7 @@ func Unavailable(err error) bool {
 type Store struct {
 	client   *mongo.Client
 	db       *mongo.Database
+	locks    *documentLocks
 	Users    *Collection[User]
 	Repos    *Collection[Repo]
 	Clusters *Collection[Cluster]
@@ -54,9 +55,15 @@ func Open(ctx context.Context, uri, name string, cipher *Cipher) (*Store, error)
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	db := client.Database(name)
-	locks := &documentLocks{coll: db.Collection("locks"), local: newKeyMutex()}
+	ferret, err := isFerretDB(ctx, db)
+	if err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	locks := &documentLocks{coll: db.Collection("locks"), local: newKeyMutex(), shared: ferret}
 	s := &Store{
 		client:       client,
+		locks:        locks,
 		db:           db,
 		Users:        newCollection[User](db, locks, "users", cipher, "username"),
 		Repos:        newCollection[Repo](db, locks, "repos", cipher, "name"),
@@ -147,6 +154,22 @@ func indexName(keys bson.D) string {
 	}
 	return strings.Join(parts, "_")
 }
+
+// isFerretDB reports whether the server is FerretDB, which says so in its
+// build information.
+func isFerretDB(ctx context.Context, db *mongo.Database) (bool, error) {
+	var info bson.M
+	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false, err
+	}
+	_, ferret := info["ferretdbVersion"]
+	return ferret, nil
+}
+
+// SoleWriter tells the store that no other process writes to its database
+// (`smartorch dev` and its embedded FerretDB): updates are then serialised
+// within this process only, without lock documents.
+func (s *Store) SoleWriter() { s.locks.shared = false }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil) }

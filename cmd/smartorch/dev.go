@@ -40,7 +40,8 @@ func runDev(ctx context.Context, cfg *config) error {
 		}
 	}()
 
-	if cfg.mongoURI == "" {
+	embeddedStore := cfg.mongoURI == ""
+	if embeddedStore {
 		// FerretDB logs every connection at info and protocol dumps at warn.
 		ferretLogger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})).With("component", "ferretdb")
 		uri, stop, err := devstack.StartFerretDB(ctx, filepath.Join(cfg.dataDir, "store"), ferretLogger)
@@ -76,6 +77,9 @@ func runDev(ctx context.Context, cfg *config) error {
 		return err
 	}
 	stops = append(stops, svc.close)
+	if embeddedStore {
+		svc.store.SoleWriter()
+	}
 	stopWorker, err := svc.startWorker()
 	if err != nil {
 		return err
