@@ -40,8 +40,10 @@ type lockDoc struct {
 type documentLocks struct {
 	coll  *mongo.Collection
 	local *keyMutex
-	// shared: other processes may update the same documents, and the
-	// database does not apply a filtered replace atomically (FerretDB).
+	// ferret: the database is FerretDB, which does not apply a filtered
+	// replace atomically.
+	ferret bool
+	// shared: other processes may update the same FerretDB documents.
 	shared bool
 }
 

@@ -60,7 +60,7 @@ func Open(ctx context.Context, uri, name string, cipher *Cipher) (*Store, error)
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	locks := &documentLocks{coll: db.Collection("locks"), local: newKeyMutex(), shared: ferret}
+	locks := &documentLocks{coll: db.Collection("locks"), local: newKeyMutex(), ferret: ferret, shared: ferret}
 	s := &Store{
 		client:       client,
 		locks:        locks,
@@ -300,16 +300,42 @@ func (c *Collection[T]) Update(ctx context.Context, doc *T) error {
 	if err := c.seal(doc); err != nil {
 		return err
 	}
-	res, err := c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: m.ID}, {Key: "revision", Value: expected}}, doc)
-	if err == nil && res.MatchedCount == 0 {
-		err = c.missingOrStale(ctx, m.ID)
-	}
-	if err != nil {
+	if err := c.replace(ctx, m.ID, expected, doc); err != nil {
 		m.Revision = expected
 		return c.writeErr(ctx, err, doc)
 	}
 	c.restamp(ctx)
 	return nil
+}
+
+// replace writes doc over the stored document id if that is still at
+// revision expected, with the document's lock held.
+func (c *Collection[T]) replace(ctx context.Context, id string, expected int64, doc *T) error {
+	if !c.locks.ferret {
+		res, err := c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revision", Value: expected}}, doc)
+		if err == nil && res.MatchedCount == 0 {
+			err = c.missingOrStale(ctx, id)
+		}
+		return err
+	}
+	// FerretDB reads a single row only for a filter on _id alone; any other
+	// filter decodes the whole collection. The lock held makes reading the
+	// revision, then replacing by _id, a compare-and-swap.
+	var stored Meta
+	err := c.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&stored)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fmt.Errorf("%s %s: %w", c.coll.Name(), id, ErrNotFound)
+	case err != nil:
+		return err
+	case stored.Revision != expected:
+		return fmt.Errorf("%s %s: %w", c.coll.Name(), id, ErrStale)
+	}
+	res, err := c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc)
+	if err == nil && res.MatchedCount == 0 {
+		err = fmt.Errorf("%s %s: %w", c.coll.Name(), id, ErrNotFound)
+	}
+	return err
 }
 
 // Delete removes the document with the given id.
