@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/smartorch/smartorch/release"
@@ -77,18 +78,24 @@ func (s *server) startOp(c *fiber.Ctx, op enablerOp) (string, *store.Enabler, er
 
 // running reports whether the workflow id is running.
 func (s *server) running(ctx context.Context, id string) (bool, error) {
+	run, err := s.lastRun(ctx, id)
+	if err != nil {
+		return false, apiError(fiber.StatusServiceUnavailable, "temporal: %v", err)
+	}
+	return run.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+}
+
+// lastRun describes the last run of workflow id, nil when there is none.
+func (s *server) lastRun(ctx context.Context, id string) (*workflowpb.WorkflowExecutionInfo, error) {
 	if id == "" {
-		return false, nil
+		return nil, nil
 	}
 	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return false, nil
+		return nil, nil
 	}
-	if err != nil {
-		return false, apiError(fiber.StatusServiceUnavailable, "temporal: %v", err)
-	}
-	return desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+	return desc.GetWorkflowExecutionInfo(), err
 }
 
 // acceptedEnabler answers 202 with the enabler as it is after the

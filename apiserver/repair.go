@@ -2,11 +2,8 @@ package apiserver
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
-
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/smartorch/smartorch/scheduler"
 	"github.com/smartorch/smartorch/store"
@@ -133,14 +130,12 @@ func (s *server) neverStarted(ctx context.Context, id string, changed time.Time)
 	if id == "" {
 		return false, nil
 	}
-	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, id, "")
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
+	run, err := s.lastRun(ctx, id)
+	switch {
+	case err != nil:
+		return false, err
+	case run == nil:
 		return true, nil
 	}
-	if err != nil {
-		return false, err
-	}
-	closed := desc.GetWorkflowExecutionInfo().GetCloseTime()
-	return closed != nil && closed.AsTime().Before(changed), nil
+	return run.GetCloseTime() != nil && run.GetCloseTime().AsTime().Before(changed), nil
 }
