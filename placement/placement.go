@@ -139,12 +139,15 @@ const regatherAfter = 3 * time.Second
 // the state already gathered, which is read again only when it is older
 // than regatherAfter or predates capacity freed since.
 func (p *Planner) Reserve(ctx context.Context, enablerID string, spec Spec, demand scheduler.Demand, lease time.Duration) (scheduler.Decision, error) {
-	if err := p.Release(ctx, enablerID); err != nil {
-		return scheduler.Decision{}, err
-	}
-	held, err := p.reservations(ctx)
-	if err != nil {
-		return scheduler.Decision{}, err
+	held := p.known()
+	if held == nil || holding(held, enablerID) {
+		if err := p.Release(ctx, enablerID); err != nil {
+			return scheduler.Decision{}, err
+		}
+		var err error
+		if held, err = p.reservations(ctx); err != nil {
+			return scheduler.Decision{}, err
+		}
 	}
 	for {
 		snap, err := p.snapshot(ctx, spec, held)
@@ -222,6 +225,26 @@ func (p *Planner) hold(ctx context.Context, d scheduler.Decision, r *store.Reser
 	next.FreedAt = r.Freed(now)
 	next.Holds = append(slices.DeleteFunc(slices.Clone(r.Holds), func(h store.Hold) bool { return !h.Live(now) }), h)
 	return &next, p.Store.Reservations.Update(ctx, &next)
+}
+
+// known is a copy of the reservation documents kept between placements,
+// nil when there are none. A hold another process wrote since is missing
+// from them: deciding on them is checked by the hold's compare-and-swap, and
+// an earlier hold of the enabler being placed, missed, is only capacity
+// counted twice until the enabler's holds are released.
+func (p *Planner) known() map[string]*store.Reservation {
+	p.commit.Lock()
+	defer p.commit.Unlock()
+	return maps.Clone(p.held)
+}
+
+func holding(held map[string]*store.Reservation, enablerID string) bool {
+	for _, r := range held {
+		if slices.ContainsFunc(r.Holds, func(h store.Hold) bool { return h.EnablerID == enablerID }) {
+			return true
+		}
+	}
+	return false
 }
 
 // forget drops the reservation documents kept between placements: they
