@@ -21,8 +21,6 @@ type Enablers struct {
 	Store   *store.Store
 	Planner *placement.Planner
 	Logger  *slog.Logger
-	// HoldMargin overrides holdMargin (tests).
-	HoldMargin time.Duration
 }
 
 func (a *Enablers) spec(e *store.Enabler) placement.Spec {
@@ -109,11 +107,7 @@ const holdMargin = 10 * time.Minute
 // lease is how long the enabler's placement holds capacity unless released
 // sooner: its install and its wait for readiness.
 func (a *Enablers) lease(e *store.Enabler) time.Duration {
-	margin := a.HoldMargin
-	if margin == 0 {
-		margin = holdMargin
-	}
-	return time.Duration(e.TimeoutSeconds)*time.Second + margin
+	return time.Duration(e.TimeoutSeconds)*time.Second + holdMargin
 }
 
 // ReleaseReservation drops the enabler's hold on capacity: its pods run (and
