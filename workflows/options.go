@@ -54,10 +54,13 @@ var (
 		},
 	}
 	// placeCall places an enabler. When nothing fits while other placements
-	// are in flight it is retried for minutes, until they settle. It
-	// heartbeats, so an attempt whose worker died is retried within seconds.
+	// are in flight it is retried for minutes, until they settle. A worker
+	// decides its placements one at a time, so under load an attempt may
+	// queue for a minute or more: it is given five, and heartbeats, so an
+	// attempt whose worker died is retried within seconds. (An attempt cut
+	// short can still have its hold written, one the lease then ends.)
 	placeCall = workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
+		StartToCloseTimeout: 5 * time.Minute,
 		HeartbeatTimeout:    15 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    2 * time.Second,
